@@ -1,0 +1,143 @@
+/* cache.h — the RRset and negative cache.
+ *
+ * Keyed by (owner, type, class), owner compared case-insensitively.  Each
+ * entry holds one RRset (and the RRSIGs that cover it, kept for DNSSEC
+ * later), its absolute expiry, its trust rank (RFC 2181 5.4.1) and a
+ * security status.  Negative entries (RFC 2308) hold the SOA that proves
+ * them.  Every call takes `now` in milliseconds from a clock the caller
+ * owns (tests move a fake one).  Memory is bounded by max_bytes, counted
+ * from the allocations the cache really makes; least recently used
+ * entries are evicted first.
+ *
+ * Not thread-safe: one cache per event loop until workers share one. */
+#ifndef RW_CACHE_H
+#define RW_CACHE_H
+
+#include <ldns/ldns.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct cache;
+
+/* Trust, lowest first.  Lower never overwrites higher while the higher
+ * one is alive; equal or higher replaces.  Answers to clients only come
+ * from CACHE_TRUST_ANSWER_NONAUTH and up: glue and referral NS are used
+ * for the walk only. */
+enum cache_trust {
+	CACHE_TRUST_NONE = 0,
+	CACHE_TRUST_GLUE = 1,             /* additional section */
+	CACHE_TRUST_REFERRAL = 2,         /* authority section of a non-AA reply (delegation NS) */
+	CACHE_TRUST_ANSWER_NONAUTH = 3,   /* answer section of a non-AA reply */
+	CACHE_TRUST_AUTHORITY_AUTH = 4,   /* authority section of an AA reply */
+	CACHE_TRUST_ANSWER_AUTH = 5,      /* answer section of an AA reply */
+};
+
+/* DNSSEC status, kept now so validation can slot in later. */
+enum cache_security {
+	CACHE_SEC_UNCHECKED = 0,
+	CACHE_SEC_SECURE,
+	CACHE_SEC_INSECURE,
+	CACHE_SEC_BOGUS,
+};
+
+struct cache_policy {
+	uint32_t min_ttl;          /* cache-min-ttl */
+	uint32_t max_ttl;          /* cache-max-ttl */
+	uint32_t max_negative_ttl; /* cache-max-negative-ttl */
+	bool serve_expired;        /* keep expired entries for serve-stale */
+	uint32_t serve_expired_window; /* seconds past expiry they may still serve */
+};
+
+struct cache_stats {
+	uint64_t entries;      /* live entries (positive + negative) */
+	uint64_t bytes;        /* bytes allocated for entries and index */
+	uint64_t max_bytes;
+	uint64_t hits, misses; /* counted by the lookup calls */
+	uint64_t evictions;    /* removed to stay under max_bytes */
+	uint64_t inserts, rejected_by_trust;
+};
+
+/* A looked-up RRset.  rrset (and rrsigs, may be NULL) are fresh copies
+ * with TTLs set to the remaining lifetime (>= 1 s); the caller frees them
+ * with cache_result_clear(). */
+struct cache_result {
+	ldns_rr_list *rrset;
+	ldns_rr_list *rrsigs;
+	enum cache_trust trust;
+	enum cache_security security;
+	bool stale;        /* served past expiry (serve-expired); TTL is 30 */
+	uint32_t ttl;      /* remaining TTL handed out */
+};
+
+struct cache *cache_new(size_t max_bytes, const struct cache_policy *policy);
+void cache_free(struct cache *c);
+void cache_set_policy(struct cache *c, const struct cache_policy *policy);
+void cache_set_max_bytes(struct cache *c, size_t max_bytes);
+
+/* Store an RRset: every RR in rrset has the same owner/type/class (the
+ * caller groups them).  The TTL stored is the minimum of the RRs' TTLs,
+ * TTLs > 2^31-1 become 0 (RFC 2181 8), then clamped to [min_ttl, max_ttl].
+ * Returns 0 when stored, 1 when refused because a higher-trust live entry
+ * exists, -1 on bad input or no memory. */
+int cache_store_rrset(struct cache *c, const ldns_rr_list *rrset,
+		      const ldns_rr_list *rrsigs, enum cache_trust trust,
+		      uint64_t now_ms);
+
+/* Look up (owner, type, class) with at least min_trust.  Returns 1 and
+ * fills *res on a hit, 0 on a miss.  allow_stale lets an expired entry
+ * inside the serve-expired window answer (res->stale set, TTL 30). */
+int cache_lookup_rrset(struct cache *c, const ldns_rdf *owner,
+		       ldns_rr_type type, ldns_rr_class cls,
+		       enum cache_trust min_trust, bool allow_stale,
+		       uint64_t now_ms, struct cache_result *res);
+
+void cache_result_clear(struct cache_result *res);
+
+/* Negative caching (RFC 2308).  soa is the SOA from the authority section
+ * (its owner is the zone apex).  The lifetime is min(SOA TTL, SOA MINIMUM),
+ * clamped to max_negative_ttl.  For NXDOMAIN qtype is ignored: the whole
+ * name (and, RFC 8020, everything below it) does not exist. */
+int cache_store_negative(struct cache *c, const ldns_rdf *qname,
+			 ldns_rr_type qtype, ldns_rr_class cls, bool nxdomain,
+			 const ldns_rr *soa, uint64_t now_ms);
+
+/* Returns 1 on a negative hit: *nxdomain tells which kind, *soa_out is a
+ * fresh SOA copy with the remaining TTL (caller ldns_rr_free()s it).  A
+ * cached NXDOMAIN for an ancestor of qname answers too (RFC 8020). */
+int cache_lookup_negative(struct cache *c, const ldns_rdf *qname,
+			  ldns_rr_type qtype, ldns_rr_class cls, bool allow_stale,
+			  uint64_t now_ms, bool *nxdomain, ldns_rr **soa_out);
+
+/* Removal.  type 0 removes every type (and negative entries) at name. */
+size_t cache_flush_name(struct cache *c, const ldns_rdf *name, ldns_rr_type type);
+/* Everything at and below name. */
+size_t cache_flush_zone(struct cache *c, const ldns_rdf *name);
+void cache_flush_all(struct cache *c);
+
+/* Walk every live entry (for dump and lookup listings).  For a positive
+ * entry rrset is set; for a negative entry soa is set and qtype/nxdomain
+ * describe it.  TTLs in the lists are the remaining ones.  Return non-zero
+ * from the callback to stop.  The lists are only valid during the call. */
+struct cache_entry_view {
+	const ldns_rdf *owner;
+	ldns_rr_type type;       /* qtype for negative entries */
+	ldns_rr_class cls;
+	bool negative, nxdomain;
+	const ldns_rr_list *rrset;   /* positive */
+	const ldns_rr_list *rrsigs;  /* positive, may be NULL */
+	const ldns_rr *soa;          /* negative */
+	enum cache_trust trust;
+	enum cache_security security;
+	uint32_t ttl;                /* remaining, seconds */
+};
+typedef int (*cache_walk_fn)(void *ud, const struct cache_entry_view *e);
+/* Walk entries whose owner is at or below `below` (NULL: all). */
+void cache_walk(struct cache *c, const ldns_rdf *below, uint64_t now_ms,
+		cache_walk_fn fn, void *ud);
+
+void cache_get_stats(const struct cache *c, struct cache_stats *st);
+
+const char *cache_trust_str(enum cache_trust t);
+
+#endif

@@ -1,0 +1,64 @@
+/* infra.h — what we know about upstream servers, by address.
+ *
+ * Smoothed RTT and RTO per RFC 6298 (as Unbound does), timeouts with
+ * exponential back-off so dead servers are skipped, lameness per (server,
+ * zone), and behaviour flags (EDNS, 0x20 case preservation, TCP only).
+ * Entries expire after `ttl_ms` so a server gets a fresh chance; the table
+ * is bounded by max_entries (least recently used evicted).  Every call takes
+ * now_ms. */
+#ifndef RW_INFRA_H
+#define RW_INFRA_H
+
+#include <ldns/ldns.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+struct infra;
+
+#define INFRA_INITIAL_RTO_MS 376u  /* unknown server: as Unbound */
+#define INFRA_MAX_RTO_MS 12000u    /* back-off stops here */
+#define INFRA_PROBE_DOWN_MS 120000u /* a server timed out >= this RTO is "down" */
+
+struct infra_info {
+	uint32_t srtt_ms;   /* smoothed RTT, 0 if never measured */
+	uint32_t rttvar_ms;
+	uint32_t rto_ms;    /* timeout to use for the next query */
+	uint32_t timeouts;  /* consecutive timeouts */
+	bool edns_broken;   /* answered FORMERR/garbage to EDNS queries */
+	bool caps_broken;   /* does not preserve 0x20 case: use TCP */
+	bool tcp_only;      /* always truncates over UDP */
+	uint64_t queries, replies;
+};
+
+struct infra *infra_new(size_t max_entries, uint32_t ttl_ms);
+void infra_free(struct infra *inf);
+
+/* Timeout to use for a query to addr now (INFRA_INITIAL_RTO_MS if unknown). */
+uint32_t infra_rto(struct infra *inf, const struct sockaddr *addr, uint64_t now_ms);
+/* True when the server is backed off (timed out repeatedly) and should only
+ * be tried when nothing better is left. */
+bool infra_is_down(struct infra *inf, const struct sockaddr *addr, uint64_t now_ms);
+
+void infra_note_rtt(struct infra *inf, const struct sockaddr *addr, uint32_t rtt_ms, uint64_t now_ms);
+void infra_note_timeout(struct infra *inf, const struct sockaddr *addr, uint64_t now_ms);
+
+/* Lameness is per (server, zone). */
+void infra_note_lame(struct infra *inf, const struct sockaddr *addr, const ldns_rdf *zone, uint64_t now_ms);
+bool infra_is_lame(struct infra *inf, const struct sockaddr *addr, const ldns_rdf *zone, uint64_t now_ms);
+
+enum infra_flag { INFRA_EDNS_BROKEN = 1, INFRA_CAPS_BROKEN = 2, INFRA_TCP_ONLY = 4 };
+void infra_set_flag(struct infra *inf, const struct sockaddr *addr, enum infra_flag f, uint64_t now_ms);
+bool infra_has_flag(struct infra *inf, const struct sockaddr *addr, enum infra_flag f, uint64_t now_ms);
+
+/* Returns 1 and fills *out if the server is known. */
+int infra_get(struct infra *inf, const struct sockaddr *addr, uint64_t now_ms, struct infra_info *out);
+
+/* addr NULL flushes all; returns entries removed. */
+size_t infra_flush(struct infra *inf, const struct sockaddr *addr);
+size_t infra_count(const struct infra *inf);
+
+typedef int (*infra_walk_fn)(void *ud, const struct sockaddr *addr, const struct infra_info *info);
+void infra_walk(struct infra *inf, uint64_t now_ms, infra_walk_fn fn, void *ud);
+
+#endif
