@@ -1,1 +1,324 @@
-/* placeholder: being written */
+/* main.c — rootwalkd: arguments, configuration, privileges, signals and
+ * the event loop.  Everything that resolves lives in the modules; this
+ * file only wires them together in the order their lifetimes need:
+ * config -> hints/cache/infra -> upstream -> request -> server (bind) ->
+ * drop privileges -> run -> tear down in reverse. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <grp.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "build_config.h"
+#include "cache.h"
+#include "config.h"
+#include "hints.h"
+#include "infra.h"
+#include "iter.h"
+#include "log.h"
+#include "request.h"
+#include "server.h"
+#include "upstream.h"
+
+#define INFRA_ENTRY_TTL_MS (15u * 60u * 1000u)
+
+struct daemon {
+	struct config cfg;
+	uv_loop_t *loop;
+	struct hints *hints;
+	struct cache *cache;
+	struct infra *infra;
+	struct upstream *up;
+	struct request_ctx *req;
+	struct server *srv;
+	struct iter_env env;
+	uv_signal_t sig_int, sig_term;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: rootwalkd [-c FILE] [-t] [-d] [-v LEVEL]\n"
+		"A recursive DNS resolver that walks the hierarchy from the root.\n\n"
+		"  -c, --config FILE   configuration file (default %s)\n"
+		"  -t, --check-config  check the configuration and exit\n"
+		"  -d, --foreground    stay in the foreground, log to stderr\n"
+		"  -v, --verbosity N   override the configured verbosity\n"
+		"  -h, --help          show this help\n"
+		"  -V, --version       show the version\n",
+		ROOTWALK_DEFAULT_CONFIG);
+}
+
+/* True when some interface has a global IPv6 address, i.e. v6 servers
+ * can plausibly be reached; otherwise asking them only costs timeouts. */
+static bool host_has_global_ipv6(void)
+{
+	struct ifaddrs *ifs, *i;
+	bool found = false;
+
+	if (getifaddrs(&ifs) != 0)
+		return false;
+	for (i = ifs; i && !found; i = i->ifa_next) {
+		if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET6)
+			continue;
+		const struct in6_addr *a = &((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr;
+		found = !IN6_IS_ADDR_LOOPBACK(a) && !IN6_IS_ADDR_LINKLOCAL(a) &&
+			(a->s6_addr[0] & 0xe0) == 0x20; /* 2000::/3 */
+	}
+	freeifaddrs(ifs);
+	return found;
+}
+
+/* Switch to the configured user after the listeners are bound. */
+static int drop_privileges(const char *username)
+{
+	struct passwd *pw;
+
+	if (!username || !*username || geteuid() != 0)
+		return 0;
+	pw = getpwnam(username);
+	if (!pw) {
+		log_err("cannot drop privileges: no user '%s'", username);
+		return -1;
+	}
+	if (setgroups(0, NULL) != 0 || setgid(pw->pw_gid) != 0 ||
+	    setuid(pw->pw_uid) != 0) {
+		log_err("cannot drop privileges to '%s': %s", username, strerror(errno));
+		return -1;
+	}
+	if (setuid(0) == 0) {
+		log_err("privilege drop to '%s' did not stick", username);
+		return -1;
+	}
+	log_info("running as user %s (uid %u)", username, (unsigned)pw->pw_uid);
+	return 0;
+}
+
+static int write_pidfile(const char *path)
+{
+	FILE *f;
+
+	if (!path || !*path)
+		return 0;
+	f = fopen(path, "w");
+	if (!f) {
+		log_err("cannot write pidfile %s: %s", path, strerror(errno));
+		return -1;
+	}
+	fprintf(f, "%d\n", (int)getpid());
+	return fclose(f) == 0 ? 0 : -1;
+}
+
+/* Classic double fork so the daemon is no session leader. */
+static int daemonize(void)
+{
+	pid_t pid = fork();
+
+	if (pid < 0)
+		return -1;
+	if (pid > 0)
+		_exit(0);
+	if (setsid() < 0)
+		return -1;
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid > 0)
+		_exit(0);
+	if (chdir("/") != 0)
+		return -1;
+	int fd = open("/dev/null", O_RDWR);
+	if (fd >= 0) {
+		dup2(fd, 0);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		if (fd > 2)
+			close(fd);
+	}
+	return 0;
+}
+
+static void on_stop_signal(uv_signal_t *s, int signum)
+{
+	struct daemon *d = s->data;
+
+	log_info("signal %d: shutting down", signum);
+	uv_stop(d->loop);
+}
+
+static void cache_policy_from(const struct config *cfg, struct cache_policy *p)
+{
+	p->min_ttl = cfg->cache_min_ttl;
+	p->max_ttl = cfg->cache_max_ttl;
+	p->max_negative_ttl = cfg->cache_max_negative_ttl;
+	p->serve_expired = cfg->serve_expired;
+	p->serve_expired_window = cfg->serve_expired_window;
+}
+
+static void iter_env_from(struct daemon *d)
+{
+	const struct config *cfg = &d->cfg;
+
+	d->env.cache = d->cache;
+	d->env.infra = d->infra;
+	d->env.hints = d->hints;
+	d->env.lim.max_referrals = cfg->max_referrals;
+	d->env.lim.max_cname_chain = cfg->max_cname_chain;
+	d->env.lim.max_glueless_per_referral = cfg->max_glueless_per_referral;
+	d->env.lim.max_upstream_queries = cfg->max_upstream_queries;
+	d->env.lim.max_subquery_depth = cfg->max_subquery_depth;
+	d->env.do_ip4 = cfg->do_ip4;
+	d->env.do_ip6 = cfg->do_ip6 && host_has_global_ipv6();
+}
+
+/* Build every component.  Returns 0, or -1 after logging why. */
+static int daemon_setup(struct daemon *d)
+{
+	char err[CONFIG_ERR_MAX];
+	struct cache_policy policy;
+	struct upstream_opts uo = {
+		.edns_buffer_size = d->cfg.edns_buffer_size,
+		.tcp_timeout_ms = d->cfg.outgoing_tcp_timeout_ms,
+		.use_caps_for_id = d->cfg.use_caps_for_id,
+	};
+
+	d->hints = hints_load(d->cfg.root_hints, err, sizeof(err));
+	if (!d->hints) {
+		log_err("root hints: %s", err);
+		return -1;
+	}
+	cache_policy_from(&d->cfg, &policy);
+	d->cache = cache_new(d->cfg.cache_size, &policy);
+	d->infra = infra_new(d->cfg.infra_cache_size, INFRA_ENTRY_TTL_MS);
+	d->loop = uv_default_loop();
+	d->up = d->infra ? upstream_new(d->loop, d->infra, &uo) : NULL;
+	if (!d->cache || !d->infra || !d->up) {
+		log_err("out of memory setting up the resolver");
+		return -1;
+	}
+	iter_env_from(d);
+	d->req = request_ctx_new(d->loop, &d->env, d->up, &d->cfg);
+	d->srv = d->req ? server_new(d->loop, &d->cfg, request_handle, d->req) : NULL;
+	if (!d->srv) {
+		log_err("out of memory setting up the server");
+		return -1;
+	}
+	if (server_start(d->srv) != 0)
+		return -1;
+	uv_signal_init(d->loop, &d->sig_int);
+	uv_signal_init(d->loop, &d->sig_term);
+	d->sig_int.data = d->sig_term.data = d;
+	uv_signal_start(&d->sig_int, on_stop_signal, SIGINT);
+	uv_signal_start(&d->sig_term, on_stop_signal, SIGTERM);
+	return 0;
+}
+
+static void close_walk(uv_handle_t *h, void *arg)
+{
+	if (!uv_is_closing(h))
+		uv_close(h, NULL);
+}
+
+/* Reverse of daemon_setup.  Handles close through the loop, so the loop
+ * runs once more before the memory behind them goes. */
+static void daemon_teardown(struct daemon *d)
+{
+	if (d->req)
+		request_ctx_free(d->req);
+	if (d->srv)
+		server_stop(d->srv);
+	if (d->up)
+		upstream_free(d->up);
+	if (d->loop) {
+		uv_walk(d->loop, close_walk, NULL);
+		uv_run(d->loop, UV_RUN_DEFAULT);
+	}
+	if (d->srv)
+		server_free(d->srv);
+	infra_free(d->infra);
+	cache_free(d->cache);
+	hints_free(d->hints);
+	if (d->loop)
+		uv_loop_close(d->loop);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "check-config", no_argument, NULL, 't' },
+		{ "foreground", no_argument, NULL, 'd' },
+		{ "verbosity", required_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *path = NULL;
+	bool check_only = false, foreground = false;
+	int verbosity = -1, c, rc = 1;
+	char err[CONFIG_ERR_MAX];
+	struct daemon d;
+
+	memset(&d, 0, sizeof(d));
+	while ((c = getopt_long(argc, argv, "c:tdv:hV", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c': path = optarg; break;
+		case 't': check_only = true; break;
+		case 'd': foreground = true; break;
+		case 'v': verbosity = atoi(optarg); break;
+		case 'h': usage(stdout); return 0;
+		case 'V': printf("rootwalkd %s\n", ROOTWALK_VERSION); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "rootwalkd: unexpected argument '%s'\n", argv[optind]);
+		usage(stderr);
+		return 2;
+	}
+
+	config_init(&d.cfg);
+	if (!path)
+		path = ROOTWALK_DEFAULT_CONFIG;
+	if (config_load(&d.cfg, path, err, sizeof(err)) != 0) {
+		fprintf(stderr, "rootwalkd: %s\n", err);
+		config_free(&d.cfg);
+		return 1;
+	}
+	if (check_only) {
+		printf("rootwalkd: %s: configuration OK\n", path);
+		config_free(&d.cfg);
+		return 0;
+	}
+	if (verbosity >= 0)
+		d.cfg.verbosity = verbosity;
+	log_init(d.cfg.verbosity, !foreground, "rootwalkd");
+	signal(SIGPIPE, SIG_IGN);
+	if (!foreground && daemonize() != 0) {
+		log_err("cannot daemonize: %s", strerror(errno));
+		goto out;
+	}
+	if (daemon_setup(&d) != 0)
+		goto out;
+	if (write_pidfile(d.cfg.pidfile) != 0 || drop_privileges(d.cfg.username) != 0)
+		goto out;
+	log_info("rootwalkd %s started (config %s)", ROOTWALK_VERSION, path);
+	uv_run(d.loop, UV_RUN_DEFAULT);
+	rc = 0;
+out:
+	daemon_teardown(&d);
+	if (d.cfg.pidfile && rc == 0)
+		unlink(d.cfg.pidfile);
+	config_free(&d.cfg);
+	log_close();
+	return rc;
+}

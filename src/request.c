@@ -1,1 +1,391 @@
-/* placeholder: being written */
+/* request.c — see request.h.  One struct request per distinct question in
+ * flight; clients asking the same question while it runs wait on it. */
+#include "request.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "msg.h"
+#include "rnd.h"
+
+#define REQ_KEY_MAX (MSG_MAX_NAME + 5)
+
+/* One client waiting for an answer. */
+struct waiter {
+	struct waiter *next;
+	struct server_client *client;
+	struct msg_query q;
+	uint64_t start_ms;
+};
+
+struct request {
+	struct request *hnext;            /* hash chain */
+	struct request_ctx *rc;
+	uint8_t key[REQ_KEY_MAX];
+	size_t keylen;
+	uint32_t hash;
+	struct iter_q *iq;
+	struct upstream_query *uq;        /* the query now outstanding, if any */
+	struct waiter *waiters;
+	uv_timer_t deadline;
+	char name[LDNS_MAX_DOMAINLEN + 1]; /* for logs */
+	uint16_t qtype;
+};
+
+struct request_ctx {
+	uv_loop_t *loop;
+	struct iter_env *env;
+	struct upstream *up;
+	const struct config *cfg;
+	struct request **table;
+	size_t nbuckets;                  /* power of two */
+	uint32_t seed;
+	struct request_stats st;
+	uint8_t wire[MSG_MAX_TCP];        /* answer encoding buffer */
+};
+
+const uint32_t request_latency_bounds_ms[12] = {
+	1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 5000, UINT32_MAX,
+};
+
+static void drive(struct request *r);
+
+/* The coalescing key: lower-cased wire name, type, class and CD (a CD=1
+ * client may later get data a validating resolver would hold back). */
+static size_t make_key(const struct msg_query *q, uint8_t *key)
+{
+	for (size_t i = 0; i < q->qname_len; i++) {
+		uint8_t ch = q->qname[i];
+		key[i] = (ch >= 'A' && ch <= 'Z') ? (uint8_t)(ch + 32) : ch;
+	}
+	size_t n = q->qname_len;
+	key[n++] = (uint8_t)(q->qtype >> 8);
+	key[n++] = (uint8_t)q->qtype;
+	key[n++] = (uint8_t)(q->qclass >> 8);
+	key[n++] = (uint8_t)q->qclass;
+	key[n++] = q->cd ? 1 : 0;
+	return n;
+}
+
+/* FNV-1a with a per-process random seed, so an attacker cannot aim many
+ * questions at one chain. */
+static uint32_t key_hash(const struct request_ctx *rc, const uint8_t *key, size_t len)
+{
+	uint32_t h = 2166136261u ^ rc->seed;
+	for (size_t i = 0; i < len; i++) {
+		h ^= key[i];
+		h *= 16777619u;
+	}
+	return h;
+}
+
+static struct request *table_find(struct request_ctx *rc, const uint8_t *key,
+				  size_t len, uint32_t hash)
+{
+	struct request *r = rc->table[hash & (rc->nbuckets - 1)];
+	for (; r; r = r->hnext)
+		if (r->hash == hash && r->keylen == len && memcmp(r->key, key, len) == 0)
+			return r;
+	return NULL;
+}
+
+static void table_insert(struct request_ctx *rc, struct request *r)
+{
+	struct request **b = &rc->table[r->hash & (rc->nbuckets - 1)];
+	r->hnext = *b;
+	*b = r;
+	rc->st.in_flight++;
+}
+
+static void table_remove(struct request_ctx *rc, struct request *r)
+{
+	struct request **p = &rc->table[r->hash & (rc->nbuckets - 1)];
+	for (; *p; p = &(*p)->hnext) {
+		if (*p == r) {
+			*p = r->hnext;
+			rc->st.in_flight--;
+			return;
+		}
+	}
+}
+
+static void count_answer(struct request_ctx *rc, uint16_t rcode, uint64_t start_ms)
+{
+	uint64_t ms = uv_now(rc->loop) - start_ms;
+	size_t i = 0;
+
+	rc->st.by_rcode[rcode < 24 ? rcode : 23]++;
+	while (i < 11 && ms > request_latency_bounds_ms[i])
+		i++;
+	rc->st.latency_hist[i]++;
+}
+
+/* Encode and send one answer to one client, then release the client. */
+static void answer_client(struct request_ctx *rc, struct server_client *c,
+			  const struct msg_query *q, uint16_t rcode,
+			  const ldns_rr_list *an, const ldns_rr_list *ns,
+			  uint64_t start_ms)
+{
+	size_t max = server_client_max_len(c, q);
+	size_t len = msg_build_response(q, rcode, an, ns, NULL, max, rc->wire,
+					sizeof(rc->wire));
+
+	if (len == 0) {
+		rcode = LDNS_RCODE_SERVFAIL;
+		len = msg_build_error(q, rcode, rc->wire, sizeof(rc->wire));
+	}
+	count_answer(rc, rcode, start_ms);
+	if (len == 0) {
+		log_err("request: could not encode an answer");
+		server_drop(c);
+		return;
+	}
+	server_reply(c, rc->wire, len);
+}
+
+static void deadline_closed(uv_handle_t *h)
+{
+	struct request *r = h->data;
+
+	iter_free(r->iq);
+	free(r);
+}
+
+/* Answer every waiter with the iterator's result (or SERVFAIL when
+ * use_iter is false) and free the request. */
+static void finish(struct request *r, bool use_iter)
+{
+	struct request_ctx *rc = r->rc;
+	uint16_t rcode = LDNS_RCODE_SERVFAIL;
+	const ldns_rr_list *an = NULL, *ns = NULL;
+
+	if (use_iter) {
+		rcode = (uint16_t)iter_rcode(r->iq);
+		an = iter_answer(r->iq);
+		ns = iter_authority(r->iq);
+	}
+	if (r->uq) {
+		upstream_cancel(r->uq);
+		r->uq = NULL;
+	}
+	table_remove(rc, r);
+	while (r->waiters) {
+		struct waiter *w = r->waiters;
+		r->waiters = w->next;
+		answer_client(rc, w->client, &w->q, rcode, an, ns, w->start_ms);
+		free(w);
+	}
+	uv_timer_stop(&r->deadline);
+	uv_close((uv_handle_t *)&r->deadline, deadline_closed);
+}
+
+static void on_deadline(uv_timer_t *t)
+{
+	struct request *r = t->data;
+
+	log_query("request: %s type %u: deadline of %u ms passed, SERVFAIL",
+		  r->name, r->qtype, r->rc->cfg->query_timeout_ms);
+	r->rc->st.servfail_deadline++;
+	finish(r, false);
+}
+
+static void on_upstream(void *ud, enum upstream_status status, ldns_pkt *resp,
+			uint32_t rtt_ms)
+{
+	struct request *r = ud;
+	uint64_t now = uv_now(r->rc->loop);
+
+	r->uq = NULL;
+	if (status == UPSTREAM_OK)
+		iter_response(r->iq, now, resp, rtt_ms);
+	else
+		iter_timeout(r->iq, now);
+	drive(r);
+}
+
+/* Act on what the iterator said: send its query, or answer and finish.
+ * A query that cannot even be sent counts as a failed server. */
+static void act(struct request *r, enum iter_act a, struct iter_out *out)
+{
+	struct request_ctx *rc = r->rc;
+
+	for (;;) {
+		if (a == ITER_DONE) {
+			if (iter_rcode(r->iq) == LDNS_RCODE_SERVFAIL)
+				log_query("request: %s type %u: SERVFAIL: %s", r->name,
+					  r->qtype, iter_failure_reason(r->iq));
+			finish(r, true);
+			return;
+		}
+		r->uq = upstream_send(rc->up, (struct sockaddr *)&out->addr, out->qname,
+				      out->qtype, out->qclass, out->timeout_ms, out->tcp,
+				      on_upstream, r);
+		if (r->uq)
+			return;
+		iter_timeout(r->iq, uv_now(rc->loop));
+		a = iter_step(r->iq, uv_now(rc->loop), out);
+	}
+}
+
+/* Run the iterator until it needs the network or is done. */
+static void drive(struct request *r)
+{
+	struct iter_out out;
+
+	act(r, iter_step(r->iq, uv_now(r->rc->loop), &out), &out);
+}
+
+static struct waiter *waiter_new(struct server_client *c, const struct msg_query *q,
+				 uint64_t now)
+{
+	struct waiter *w = malloc(sizeof(*w));
+
+	if (!w)
+		return NULL;
+	w->next = NULL;
+	w->client = c;
+	w->q = *q;
+	w->start_ms = now;
+	return w;
+}
+
+static void servfail_now(struct request_ctx *rc, struct server_client *c,
+			 const struct msg_query *q, uint64_t now)
+{
+	answer_client(rc, c, q, LDNS_RCODE_SERVFAIL, NULL, NULL, now);
+}
+
+static void name_for_log(const struct msg_query *q, char *buf, size_t len)
+{
+	ldns_rdf *rdf = msg_qname_rdf(q, false);
+	char *s = rdf ? ldns_rdf2str(rdf) : NULL;
+
+	snprintf(buf, len, "%s", s ? s : "?");
+	free(s);
+	ldns_rdf_deep_free(rdf);
+}
+
+/* Start a resolution that could not be answered from cache at once. */
+static void start_resolution(struct request_ctx *rc, struct iter_q *iq,
+			     struct iter_out *first, struct server_client *c,
+			     const struct msg_query *q, const uint8_t *key,
+			     size_t keylen, uint32_t hash)
+{
+	uint64_t now = uv_now(rc->loop);
+	struct request *r = calloc(1, sizeof(*r));
+	struct waiter *w = waiter_new(c, q, now);
+
+	if (!r || !w) {
+		free(r);
+		free(w);
+		iter_free(iq);
+		servfail_now(rc, c, q, now);
+		return;
+	}
+	r->rc = rc;
+	memcpy(r->key, key, keylen);
+	r->keylen = keylen;
+	r->hash = hash;
+	r->iq = iq;
+	r->waiters = w;
+	r->qtype = q->qtype;
+	uv_timer_init(rc->loop, &r->deadline);
+	r->deadline.data = r;
+	uv_timer_start(&r->deadline, on_deadline, rc->cfg->query_timeout_ms, 0);
+	name_for_log(q, r->name, sizeof(r->name));
+	table_insert(rc, r);
+	rc->st.resolutions++;
+	log_query("request: %s type %u: resolving", r->name, r->qtype);
+	act(r, ITER_SEND, first);
+}
+
+void request_handle(void *ud, struct server_client *c, const struct msg_query *q)
+{
+	struct request_ctx *rc = ud;
+	uint64_t now = uv_now(rc->loop);
+	uint8_t key[REQ_KEY_MAX];
+	size_t keylen = make_key(q, key);
+	uint32_t hash = key_hash(rc, key, keylen);
+	struct request *r;
+
+	rc->st.queries++;
+	rc->st.by_qtype[q->qtype < 255 ? q->qtype : 255]++;
+
+	r = table_find(rc, key, keylen, hash);
+	if (r) {
+		struct waiter *w = waiter_new(c, q, now);
+		if (!w) {
+			servfail_now(rc, c, q, now);
+			return;
+		}
+		w->next = r->waiters;
+		r->waiters = w;
+		rc->st.coalesced++;
+		return;
+	}
+
+	ldns_rdf *qname = msg_qname_rdf(q, true);
+	struct iter_q *iq = qname ? iter_new(rc->env, qname, q->qtype, q->qclass, now) : NULL;
+	ldns_rdf_deep_free(qname);
+	if (!iq) {
+		servfail_now(rc, c, q, now);
+		return;
+	}
+
+	struct iter_out out;
+	if (iter_step(iq, now, &out) == ITER_DONE) {
+		rc->st.cache_answers += iter_from_cache(iq);
+		answer_client(rc, c, q, (uint16_t)iter_rcode(iq), iter_answer(iq),
+			      iter_authority(iq), now);
+		iter_free(iq);
+		return;
+	}
+	if (rc->st.in_flight >= rc->cfg->max_queries_in_flight) {
+		rc->st.servfail_overload++;
+		iter_free(iq);
+		servfail_now(rc, c, q, now);
+		return;
+	}
+	start_resolution(rc, iq, &out, c, q, key, keylen, hash);
+}
+
+struct request_ctx *request_ctx_new(uv_loop_t *loop, struct iter_env *env,
+				    struct upstream *up, const struct config *cfg)
+{
+	struct request_ctx *rc = calloc(1, sizeof(*rc));
+	size_t n = 64;
+
+	if (!rc)
+		return NULL;
+	while (n < cfg->max_queries_in_flight)
+		n <<= 1;
+	rc->table = calloc(n, sizeof(*rc->table));
+	if (!rc->table) {
+		free(rc);
+		return NULL;
+	}
+	rc->nbuckets = n;
+	rc->loop = loop;
+	rc->env = env;
+	rc->up = up;
+	rc->cfg = cfg;
+	rc->seed = rnd_u32();
+	return rc;
+}
+
+void request_ctx_free(struct request_ctx *rc)
+{
+	if (!rc)
+		return;
+	for (size_t i = 0; i < rc->nbuckets; i++)
+		while (rc->table[i])
+			finish(rc->table[i], false);
+	free(rc->table);
+	free(rc);
+}
+
+void request_get_stats(const struct request_ctx *rc, struct request_stats *st)
+{
+	*st = rc->st;
+}
