@@ -41,7 +41,7 @@ struct config {
 
 	/* serving */
 	struct cfg_listen *listen;
-	size_t n_listen;           /* 0 after parsing means defaults were applied */
+	size_t n_listen;           /* config_finish() adds 127.0.0.1@53 and ::1@53 if none */
 	struct cfg_acl *acl;
 	size_t n_acl;
 	uint32_t max_tcp_clients;       /* max-tcp-clients (256) */
