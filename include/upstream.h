@@ -50,6 +50,17 @@ struct upstream_stats {
 typedef void (*upstream_cb)(void *ud, enum upstream_status status,
 			    ldns_pkt *resp, uint32_t rtt_ms);
 
+/* Lifetime rules (upstream.c relies on them):
+ * - The callback always runs from the loop, never from inside
+ *   upstream_send, and at most once; it may call upstream_send,
+ *   upstream_cancel on other queries, or upstream_free.
+ * - A query handle is valid until its callback starts or it is cancelled;
+ *   do not touch it afterwards.
+ * - upstream_free returns at once, but the queries' libuv handles close on
+ *   the loop: keep running the loop (uv_run until it is empty) before
+ *   uv_loop_close, or their memory is not released.
+ * - Servers that infra flags INFRA_CAPS_BROKEN or INFRA_TCP_ONLY are asked over
+ *   TCP from the start; 0x20 case stays on for every server. */
 struct upstream *upstream_new(uv_loop_t *loop, struct infra *infra,
 			      const struct upstream_opts *opts);
 /* Cancels every query still running (their callbacks are not called) and

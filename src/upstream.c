@@ -1,1 +1,934 @@
-/* placeholder: being written */
+/* upstream.c — queries to authoritative servers; see upstream.h.
+ *
+ * Shape, and why:
+ * - Each query embeds one uv_timer_t and the timer's close callback frees
+ *   the query.  That timer drives the attempt timeout and also delivers
+ *   errors found while starting a query (a zero timeout), so the callback
+ *   never runs on the caller's stack.
+ * - Sockets are separate allocations with a back pointer to their query.
+ *   Closing a socket clears the pointer first; libuv's late callbacks
+ *   (sends, writes, connects cancelled by uv_close) then find NULL and do
+ *   nothing, and the socket frees itself in its own close callback.  So a
+ *   query can switch sockets (UDP -> TCP, UDP -> UDP without EDNS, each with
+ *   a fresh port and ID), and cancel/free never wait on libuv.
+ * - Anti-spoofing (RFC 5452 plus 0x20): a UDP reply must come from the
+ *   server's address and port and carry our ID and our question with the
+ *   exact bytes we sent.  Anything else is counted and ignored and the
+ *   socket stays open, so a forger cannot cut a query short.  A reply that
+ *   only differs in the case of the name is a near-miss: never accepted.
+ *   We re-ask the same server over TCP at once (rather than waiting for the
+ *   UDP timeout: TCP cannot be spoofed off-path, and a server that really
+ *   mangles case then costs one round trip, not a timeout) and flag it
+ *   INFRA_CAPS_BROKEN.  A flagged server is asked over TCP from the start;
+ *   0x20 stays on everywhere — dropping it for a server would let one
+ *   forged near-miss weaken every later query to that server.
+ * - Over TCP the name is still sent in mixed case but matched without
+ *   regard to case: the connection is not spoofable off-path, and a
+ *   caps-broken server must be able to answer there.
+ */
+#include "upstream.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "rnd.h"
+
+#define UP_HDR_LEN 12u
+#define UP_OPT_LEN 11u
+#define UP_MAX_QUERY (UP_HDR_LEN + LDNS_MAX_DOMAINLEN + 4u + UP_OPT_LEN)
+#define UP_PORT_MIN 1024u
+#define UP_BIND_TRIES 16
+#define UP_RECV_BUF 65536u
+#define UP_ADDRSTR (INET6_ADDRSTRLEN + 8)
+
+#define UP_FLAG_QR 0x80u
+#define UP_FLAG_OPCODE 0x78u
+
+struct up_udp {
+	uv_udp_t h;
+	uv_udp_send_t req;
+	struct upstream_query *q; /* NULL once closing */
+	uint16_t port;
+};
+
+struct up_tcp {
+	uv_tcp_t h;
+	uv_connect_t conn;
+	uv_write_t wreq;
+	struct upstream_query *q; /* NULL once closing */
+	uint8_t out[2 + UP_MAX_QUERY];
+	size_t outlen;
+	uint8_t lenbuf[2];
+	size_t lenhave;
+	uint8_t *msg;
+	size_t msglen, msghave;
+};
+
+struct upstream {
+	uv_loop_t *loop;
+	struct infra *infra;
+	struct upstream_opts opts;
+	struct upstream_stats st;
+	struct upstream_query *head; /* queries still running */
+	/* One receive buffer is enough for every UDP socket: a datagram is
+	 * judged (and parsed into a copy) before recv_cb returns. */
+	uint8_t rbuf[UP_RECV_BUF];
+};
+
+struct upstream_query {
+	struct upstream *u; /* NULL once finished or cancelled */
+	struct upstream_query *prev, *next;
+	upstream_cb cb;
+	void *ud;
+	struct sockaddr_storage addr;
+	char addrstr[UP_ADDRSTR];
+	char *desc; /* "example.com. A", for logs */
+	uint8_t qname[LDNS_MAX_DOMAINLEN];
+	size_t qnamelen;
+	uint16_t qtype, qclass;
+	uint32_t timeout_ms;
+	bool no_edns; /* re-asked without EDNS after FORMERR */
+	enum upstream_status deferred;
+	/* The current attempt. */
+	bool tcp, edns;
+	uint16_t id;
+	uint8_t wire[UP_MAX_QUERY]; /* the sent name is at wire + UP_HDR_LEN */
+	size_t wirelen;
+	uint64_t sent_ms;
+	struct up_udp *udp;
+	struct up_tcp *tcpc;
+	uv_timer_t timer;
+};
+
+static int attempt_start(struct upstream_query *q, bool tcp);
+
+/* --- small helpers ---------------------------------------------------- */
+
+static void put16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+static uint16_t get16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+static uint8_t ascii_lower(uint8_t c)
+{
+	return (c >= 'A' && c <= 'Z') ? (uint8_t)(c + 32) : c;
+}
+
+static bool ascii_alpha(uint8_t c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+}
+
+/* Wire names compare case-insensitively byte by byte: label lengths are
+ * below 0x40 and so never mistaken for letters. */
+static bool name_equal_nocase(const uint8_t *a, const uint8_t *b, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if (ascii_lower(a[i]) != ascii_lower(b[i]))
+			return false;
+	return true;
+}
+
+static socklen_t addr_len(const struct sockaddr *sa)
+{
+	return sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+					 : sizeof(struct sockaddr_in);
+}
+
+static void addr_fmt(const struct sockaddr *sa, char *buf, size_t len)
+{
+	char ip[INET6_ADDRSTRLEN] = "?";
+	unsigned port = 0;
+
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+		inet_ntop(AF_INET, &in->sin_addr, ip, sizeof(ip));
+		port = ntohs(in->sin_port);
+	} else if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+		inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof(ip));
+		port = ntohs(in6->sin6_port);
+	}
+	snprintf(buf, len, "%s@%u", ip, port);
+}
+
+static bool addr_equal(const struct sockaddr *a, const struct sockaddr *b)
+{
+	if (a->sa_family != b->sa_family)
+		return false;
+	if (a->sa_family == AF_INET) {
+		const struct sockaddr_in *x = (const struct sockaddr_in *)a;
+		const struct sockaddr_in *y = (const struct sockaddr_in *)b;
+		return x->sin_port == y->sin_port &&
+		       x->sin_addr.s_addr == y->sin_addr.s_addr;
+	}
+	if (a->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *x = (const struct sockaddr_in6 *)a;
+		const struct sockaddr_in6 *y = (const struct sockaddr_in6 *)b;
+		return x->sin6_port == y->sin6_port &&
+		       x->sin6_scope_id == y->sin6_scope_id &&
+		       memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr)) == 0;
+	}
+	return false;
+}
+
+static const struct sockaddr *q_addr(const struct upstream_query *q)
+{
+	return (const struct sockaddr *)&q->addr;
+}
+
+static uint64_t q_now(const struct upstream_query *q)
+{
+	return uv_now(q->u->loop);
+}
+
+/* A name we send must be an uncompressed, absolute wire name: otherwise the
+ * byte-for-byte reply check would compare against garbage. */
+static bool qname_valid(const ldns_rdf *qname)
+{
+	const uint8_t *p;
+	size_t len, i = 0;
+
+	if (!qname || ldns_rdf_get_type(qname) != LDNS_RDF_TYPE_DNAME)
+		return false;
+	p = ldns_rdf_data(qname);
+	len = ldns_rdf_size(qname);
+	if (len == 0 || len > LDNS_MAX_DOMAINLEN)
+		return false;
+	while (i < len) {
+		if (p[i] == 0)
+			return i + 1 == len;
+		if (p[i] > LDNS_MAX_LABELLEN)
+			return false;
+		i += (size_t)p[i] + 1;
+	}
+	return false;
+}
+
+/* "example.com. A" for log lines; NULL on allocation failure. */
+static char *query_desc(const ldns_rdf *qname, ldns_rr_type qtype)
+{
+	char *name = ldns_rdf2str(qname);
+	char *type = ldns_rr_type2str(qtype);
+	char *out = NULL;
+
+	if (name && type && asprintf(&out, "%s %s", name, type) < 0)
+		out = NULL;
+	free(name);
+	free(type);
+	return out;
+}
+
+/* --- building the query ------------------------------------------------ */
+
+/* 0x20: each letter's case from its own random bit (one bit per byte
+ * position; a name has at most 255 bytes). */
+static void name_0x20(uint8_t *name, size_t len)
+{
+	uint8_t bits[(LDNS_MAX_DOMAINLEN + 7) / 8];
+	size_t i = 0;
+
+	rnd_bytes(bits, sizeof(bits));
+	while (i < len && name[i] != 0) {
+		size_t end = i + 1 + name[i];
+
+		for (i++; i < end && i < len; i++) {
+			uint8_t c = name[i];
+
+			if (!ascii_alpha(c))
+				continue;
+			c = ascii_lower(c);
+			if ((bits[i / 8] >> (i % 8)) & 1)
+				c = (uint8_t)(c - 32);
+			name[i] = c;
+		}
+	}
+}
+
+/* Fresh ID, case and EDNS decision for one attempt; the wire is kept so the
+ * reply can be compared against the exact bytes sent. */
+static void query_build(struct upstream_query *q)
+{
+	struct upstream *u = q->u;
+	uint8_t *w = q->wire;
+	size_t n;
+
+	q->id = rnd_u16();
+	q->edns = !q->no_edns &&
+		  !infra_has_flag(u->infra, q_addr(q), INFRA_EDNS_BROKEN, q_now(q));
+	put16(w, q->id);
+	w[2] = 0; /* QR=0, opcode QUERY, AA=0, TC=0, RD=0 */
+	w[3] = 0;
+	put16(w + 4, 1);
+	put16(w + 6, 0);
+	put16(w + 8, 0);
+	put16(w + 10, q->edns ? 1 : 0);
+	memcpy(w + UP_HDR_LEN, q->qname, q->qnamelen);
+	if (u->opts.use_caps_for_id)
+		name_0x20(w + UP_HDR_LEN, q->qnamelen);
+	n = UP_HDR_LEN + q->qnamelen;
+	put16(w + n, q->qtype);
+	put16(w + n + 2, q->qclass);
+	n += 4;
+	if (q->edns) {
+		w[n] = 0; /* root owner */
+		put16(w + n + 1, LDNS_RR_TYPE_OPT);
+		put16(w + n + 3, (uint16_t)u->opts.edns_buffer_size);
+		memset(w + n + 5, 0, 4); /* ext-rcode, version 0, no DO */
+		put16(w + n + 9, 0);
+		n += UP_OPT_LEN;
+	}
+	q->wirelen = n;
+}
+
+/* --- query lifetime ------------------------------------------------------ */
+
+static void timer_close_cb(uv_handle_t *h)
+{
+	struct upstream_query *q = h->data;
+
+	free(q->desc);
+	free(q);
+}
+
+static void udp_close_cb(uv_handle_t *h)
+{
+	free(h->data);
+}
+
+static void tcp_close_cb(uv_handle_t *h)
+{
+	struct up_tcp *s = h->data;
+
+	free(s->msg);
+	free(s);
+}
+
+/* Close the current socket, if any.  Its memory goes in its close cb. */
+static void socket_close(struct upstream_query *q)
+{
+	if (q->udp) {
+		q->udp->q = NULL;
+		uv_close((uv_handle_t *)&q->udp->h, udp_close_cb);
+		q->udp = NULL;
+	}
+	if (q->tcpc) {
+		q->tcpc->q = NULL;
+		uv_close((uv_handle_t *)&q->tcpc->h, tcp_close_cb);
+		q->tcpc = NULL;
+	}
+}
+
+/* Take the query out of the upstream and release its handles.  After this
+ * q->u is NULL and the memory goes away in the timer's close callback, so
+ * q stays valid for the rest of the current libuv callback. */
+static void query_detach(struct upstream_query *q)
+{
+	struct upstream *u = q->u;
+
+	if (q->prev)
+		q->prev->next = q->next;
+	else
+		u->head = q->next;
+	if (q->next)
+		q->next->prev = q->prev;
+	u->st.in_flight--;
+	q->u = NULL;
+	socket_close(q);
+	uv_timer_stop(&q->timer);
+	uv_close((uv_handle_t *)&q->timer, timer_close_cb);
+}
+
+/* Deliver the result.  The callback runs last: it may free the upstream or
+ * start new queries, so nothing here touches u or q after it. */
+static void query_finish(struct upstream_query *q, enum upstream_status status,
+			 ldns_pkt *resp, uint32_t rtt_ms)
+{
+	upstream_cb cb = q->cb;
+	void *ud = q->ud;
+
+	query_detach(q);
+	cb(ud, status, resp, rtt_ms);
+}
+
+static void deferred_cb(uv_timer_t *t)
+{
+	struct upstream_query *q = t->data;
+
+	query_finish(q, q->deferred, NULL, 0);
+}
+
+/* Report a failure from the next loop iteration (the caller's stack may be
+ * upstream_send's). */
+static void query_fail_later(struct upstream_query *q, enum upstream_status status)
+{
+	socket_close(q);
+	q->deferred = status;
+	if (uv_timer_start(&q->timer, deferred_cb, 0, 0) != 0) {
+		/* libuv refuses only a closing timer, and a live query's
+		 * timer is never closing: this is a broken invariant. */
+		log_err("upstream: %s -> %s: cannot schedule failure", q->desc, q->addrstr);
+	}
+}
+
+static void timeout_cb(uv_timer_t *t)
+{
+	struct upstream_query *q = t->data;
+	struct upstream *u = q->u;
+
+	u->st.timeouts++;
+	infra_note_timeout(u->infra, q_addr(q), q_now(q));
+	log_query("upstream: %s -> %s id=%u: timeout (%s)", q->desc, q->addrstr,
+		  q->id, q->tcp ? "tcp" : "udp");
+	query_finish(q, UPSTREAM_TIMEOUT, NULL, 0);
+}
+
+/* --- judging and handling replies ----------------------------------------- */
+
+/* The reply checks of RFC 5452 section 9.1 (the UDP caller checks the
+ * source) plus exact 0x20 case.  Returns NULL when the reply answers our
+ * question byte for byte, else why not; *case_only is set when the name
+ * differs only in case (a near-miss over UDP, acceptable over TCP). */
+static const char *reply_problem(const struct upstream_query *q, const uint8_t *p,
+				 size_t len, bool *case_only)
+{
+	const uint8_t *sent = q->wire + UP_HDR_LEN;
+	size_t n = q->qnamelen;
+
+	*case_only = false;
+	if (len < UP_HDR_LEN)
+		return "too short";
+	if (!(p[2] & UP_FLAG_QR))
+		return "not a response";
+	if (p[2] & UP_FLAG_OPCODE)
+		return "wrong opcode";
+	if (get16(p) != q->id)
+		return "wrong id";
+	if (get16(p + 4) != 1)
+		return "question count not 1";
+	if (len < UP_HDR_LEN + n + 4)
+		return "question cut short";
+	if (get16(p + UP_HDR_LEN + n) != q->qtype ||
+	    get16(p + UP_HDR_LEN + n + 2) != q->qclass)
+		return "wrong type or class";
+	if (memcmp(p + UP_HDR_LEN, sent, n) == 0)
+		return NULL;
+	if (!name_equal_nocase(p + UP_HDR_LEN, sent, n))
+		return "wrong name";
+	*case_only = true;
+	return "0x20 case differs";
+}
+
+/* Move the query to a new attempt, or fail it if that cannot start. */
+static void query_retry(struct upstream_query *q, bool tcp)
+{
+	if (attempt_start(q, tcp) < 0)
+		query_fail_later(q, UPSTREAM_NETERR);
+}
+
+/* A reply that passed every check: parse it, then follow TC and the EDNS
+ * FORMERR rule, or deliver. */
+static void reply_accept(struct upstream_query *q, const uint8_t *p, size_t len)
+{
+	struct upstream *u = q->u;
+	uint64_t now = q_now(q);
+	uint32_t rtt = now > q->sent_ms ? (uint32_t)(now - q->sent_ms) : 0;
+	ldns_pkt *pkt = NULL;
+	ldns_status rc;
+
+	u->st.replies++;
+	infra_note_rtt(u->infra, q_addr(q), rtt, now);
+	rc = ldns_wire2pkt(&pkt, p, len);
+	if (rc != LDNS_STATUS_OK) {
+		log_detail("upstream: %s -> %s: unparseable reply (%s)", q->desc,
+			   q->addrstr, ldns_get_errorstr_by_id(rc));
+		query_finish(q, UPSTREAM_BADREPLY, NULL, rtt);
+		return;
+	}
+	if (!q->tcp && ldns_pkt_tc(pkt)) {
+		ldns_pkt_free(pkt);
+		u->st.tcp_fallbacks++;
+		log_query("upstream: %s -> %s: truncated, retrying over tcp", q->desc,
+			  q->addrstr);
+		query_retry(q, true);
+		return;
+	}
+	if (q->edns && ldns_pkt_get_rcode(pkt) == LDNS_RCODE_FORMERR &&
+	    !ldns_pkt_edns(pkt)) {
+		ldns_pkt_free(pkt);
+		infra_set_flag(u->infra, q_addr(q), INFRA_EDNS_BROKEN, now);
+		q->no_edns = true;
+		log_detail("upstream: %s -> %s: FORMERR to EDNS, retrying without",
+			   q->desc, q->addrstr);
+		query_retry(q, q->tcp);
+		return;
+	}
+	log_query("upstream: %s <- %s id=%u rcode=%d rtt=%ums%s", q->desc, q->addrstr,
+		  q->id, (int)ldns_pkt_get_rcode(pkt), rtt, q->tcp ? " tcp" : "");
+	query_finish(q, UPSTREAM_OK, pkt, rtt);
+}
+
+/* Right ID and question but the case of the name differs: someone may be
+ * guessing, or the server mangles case.  Never accept; ask again over TCP. */
+static void reply_nearmiss(struct upstream_query *q)
+{
+	struct upstream *u = q->u;
+
+	u->st.near_misses++;
+	u->st.tcp_fallbacks++;
+	infra_set_flag(u->infra, q_addr(q), INFRA_CAPS_BROKEN, q_now(q));
+	log_warn("upstream: %s -> %s id=%u: reply with wrong 0x20 case ignored, "
+		 "re-asking over tcp", q->desc, q->addrstr, q->id);
+	query_retry(q, true);
+}
+
+/* --- UDP ------------------------------------------------------------------ */
+
+static void udp_alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	struct up_udp *s = h->data;
+
+	if (!s->q) {
+		*buf = uv_buf_init(NULL, 0);
+		return;
+	}
+	*buf = uv_buf_init((char *)s->q->u->rbuf, UP_RECV_BUF);
+}
+
+static void udp_ignore(struct upstream_query *q, const struct sockaddr *from,
+		       const char *why)
+{
+	char fromstr[UP_ADDRSTR] = "?";
+
+	q->u->st.mismatched++;
+	if (log_get_verbosity() >= LOGL_DETAIL) {
+		if (from)
+			addr_fmt(from, fromstr, sizeof(fromstr));
+		log_detail("upstream: ignored reply from %s to %s (asked %s id=%u): %s",
+			   fromstr, q->desc, q->addrstr, q->id, why);
+	}
+}
+
+static void udp_recv_cb(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
+			const struct sockaddr *from, unsigned flags)
+{
+	struct up_udp *s = h->data;
+	struct upstream_query *q = s->q;
+	const char *why;
+	bool case_only;
+
+	if (!q || (nread == 0 && !from))
+		return;
+	if (nread < 0) {
+		/* Unconnected socket: nothing here proves the server is
+		 * unreachable; the timeout decides. */
+		log_detail("upstream: %s -> %s: receive error: %s", q->desc, q->addrstr,
+			   uv_strerror((int)nread));
+		return;
+	}
+	if (!from || !addr_equal(from, q_addr(q))) {
+		udp_ignore(q, from, "wrong source address or port");
+		return;
+	}
+	if (flags & UV_UDP_PARTIAL) {
+		udp_ignore(q, from, "datagram larger than buffer");
+		return;
+	}
+	why = reply_problem(q, (const uint8_t *)buf->base, (size_t)nread, &case_only);
+	if (!why)
+		reply_accept(q, (const uint8_t *)buf->base, (size_t)nread);
+	else if (case_only)
+		reply_nearmiss(q);
+	else
+		udp_ignore(q, from, why);
+}
+
+static void udp_send_cb(uv_udp_send_t *req, int status)
+{
+	struct up_udp *s = req->data;
+	struct upstream_query *q = s->q;
+
+	if (!q || status == 0)
+		return;
+	log_detail("upstream: %s -> %s: send failed: %s", q->desc, q->addrstr,
+		   uv_strerror(status));
+	query_finish(q, UPSTREAM_NETERR, NULL, 0);
+}
+
+/* Bind to a port drawn from the CSPRNG over 1024-65535 (RFC 5452 10); a
+ * port taken by someone else costs a redraw, a bounded number of times. */
+static int udp_bind_random(struct up_udp *s, int family)
+{
+	struct sockaddr_storage ss;
+	int rc = UV_EADDRINUSE;
+
+	for (int i = 0; i < UP_BIND_TRIES && rc == UV_EADDRINUSE; i++) {
+		uint16_t port = (uint16_t)(UP_PORT_MIN + rnd_uniform(65536u - UP_PORT_MIN));
+
+		memset(&ss, 0, sizeof(ss));
+		if (family == AF_INET6) {
+			struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&ss;
+			a6->sin6_family = AF_INET6;
+			a6->sin6_addr = in6addr_any;
+			a6->sin6_port = htons(port);
+		} else {
+			struct sockaddr_in *a4 = (struct sockaddr_in *)&ss;
+			a4->sin_family = AF_INET;
+			a4->sin_addr.s_addr = htonl(INADDR_ANY);
+			a4->sin_port = htons(port);
+		}
+		rc = uv_udp_bind(&s->h, (const struct sockaddr *)&ss, 0);
+		if (rc == 0)
+			s->port = port;
+	}
+	return rc;
+}
+
+static int udp_start(struct upstream_query *q)
+{
+	struct upstream *u = q->u;
+	struct up_udp *s = calloc(1, sizeof(*s));
+	uv_buf_t b;
+	int rc;
+
+	if (!s)
+		return UV_ENOMEM;
+	rc = uv_udp_init(u->loop, &s->h);
+	if (rc < 0) {
+		free(s);
+		return rc;
+	}
+	s->h.data = s;
+	s->req.data = s;
+	s->q = q;
+	q->udp = s;
+	rc = udp_bind_random(s, q->addr.ss_family);
+	if (rc < 0) {
+		log_err("upstream: %s -> %s: cannot bind a random port: %s", q->desc,
+			q->addrstr, uv_strerror(rc));
+		return rc;
+	}
+	rc = uv_udp_recv_start(&s->h, udp_alloc_cb, udp_recv_cb);
+	if (rc < 0)
+		return rc;
+	b = uv_buf_init((char *)q->wire, (unsigned)q->wirelen);
+	rc = uv_udp_send(&s->req, &s->h, &b, 1, q_addr(q), udp_send_cb);
+	if (rc < 0) {
+		log_detail("upstream: %s -> %s: send failed: %s", q->desc, q->addrstr,
+			   uv_strerror(rc));
+		return rc;
+	}
+	u->st.sent_udp++;
+	log_query("upstream: %s -> %s id=%u port=%u%s", q->desc, q->addrstr, q->id,
+		  s->port, q->edns ? "" : " noedns");
+	return 0;
+}
+
+/* --- TCP ------------------------------------------------------------------ */
+
+static void tcp_alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	struct up_tcp *s = h->data;
+
+	/* Ask for exactly what the current frame still needs, so nothing
+	 * past the reply is read and frame assembly stays simple. */
+	if (s->lenhave < 2)
+		*buf = uv_buf_init((char *)s->lenbuf + s->lenhave,
+				   (unsigned)(2 - s->lenhave));
+	else if (s->msg)
+		*buf = uv_buf_init((char *)s->msg + s->msghave,
+				   (unsigned)(s->msglen - s->msghave));
+	else
+		*buf = uv_buf_init(NULL, 0);
+}
+
+/* A full frame arrived over TCP: judge it (case-insensitive name).  A wrong
+ * reply on a connection only the server can write to is the server's
+ * garbage, so it fails the query rather than waiting. */
+static void tcp_frame_done(struct upstream_query *q, struct up_tcp *s)
+{
+	bool case_only;
+	const char *why = reply_problem(q, s->msg, s->msglen, &case_only);
+
+	if (why && !case_only) {
+		q->u->st.mismatched++;
+		log_detail("upstream: %s -> %s: bad tcp reply: %s", q->desc, q->addrstr,
+			   why);
+		query_finish(q, UPSTREAM_BADREPLY, NULL, 0);
+		return;
+	}
+	reply_accept(q, s->msg, s->msglen);
+}
+
+/* Account for nread new bytes of the frame: 1 when it is complete, 0 when
+ * more is needed, or a negative error (a frame too short to be a DNS
+ * message, or no memory for its body). */
+static int tcp_take(struct up_tcp *s, size_t nread)
+{
+	if (s->lenhave < 2) {
+		s->lenhave += nread;
+		if (s->lenhave < 2)
+			return 0;
+		s->msglen = get16(s->lenbuf);
+		if (s->msglen < UP_HDR_LEN)
+			return UV_EPROTO;
+		s->msg = malloc(s->msglen);
+		return s->msg ? 0 : UV_ENOMEM;
+	}
+	s->msghave += nread;
+	return s->msghave == s->msglen;
+}
+
+static void tcp_read_cb(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf)
+{
+	struct up_tcp *s = h->data;
+	struct upstream_query *q = s->q;
+	int rc;
+
+	if (!q || nread == 0)
+		return;
+	if (nread < 0) {
+		log_detail("upstream: %s -> %s: tcp read: %s", q->desc, q->addrstr,
+			   nread == UV_EOF ? "closed before the reply" :
+			   uv_strerror((int)nread));
+		query_finish(q, UPSTREAM_NETERR, NULL, 0);
+		return;
+	}
+	rc = tcp_take(s, (size_t)nread);
+	if (rc == 0)
+		return;
+	if (rc == UV_EPROTO) {
+		q->u->st.mismatched++;
+		log_detail("upstream: %s -> %s: tcp reply of %zu bytes", q->desc,
+			   q->addrstr, s->msglen);
+		query_finish(q, UPSTREAM_BADREPLY, NULL, 0);
+		return;
+	}
+	if (rc < 0) {
+		log_err("upstream: %s -> %s: out of memory for a tcp reply", q->desc,
+			q->addrstr);
+		query_finish(q, UPSTREAM_NETERR, NULL, 0);
+		return;
+	}
+	tcp_frame_done(q, s);
+}
+
+static void tcp_write_cb(uv_write_t *req, int status)
+{
+	struct up_tcp *s = req->data;
+	struct upstream_query *q = s->q;
+
+	if (!q || status == 0)
+		return;
+	log_detail("upstream: %s -> %s: tcp write: %s", q->desc, q->addrstr,
+		   uv_strerror(status));
+	query_finish(q, UPSTREAM_NETERR, NULL, 0);
+}
+
+static void tcp_connect_cb(uv_connect_t *req, int status)
+{
+	struct up_tcp *s = req->data;
+	struct upstream_query *q = s->q;
+	uv_buf_t b;
+	int rc;
+
+	if (!q)
+		return;
+	if (status < 0) {
+		log_detail("upstream: %s -> %s: tcp connect: %s", q->desc, q->addrstr,
+			   uv_strerror(status));
+		query_finish(q, UPSTREAM_NETERR, NULL, 0);
+		return;
+	}
+	rc = uv_read_start((uv_stream_t *)&s->h, tcp_alloc_cb, tcp_read_cb);
+	b = uv_buf_init((char *)s->out, (unsigned)s->outlen);
+	if (rc == 0)
+		rc = uv_write(&s->wreq, (uv_stream_t *)&s->h, &b, 1, tcp_write_cb);
+	if (rc < 0) {
+		log_detail("upstream: %s -> %s: tcp send: %s", q->desc, q->addrstr,
+			   uv_strerror(rc));
+		query_finish(q, UPSTREAM_NETERR, NULL, 0);
+		return;
+	}
+	q->sent_ms = q_now(q); /* RTT excludes the handshake, like UDP's */
+	q->u->st.sent_tcp++;
+	log_query("upstream: %s -> %s id=%u tcp%s", q->desc, q->addrstr, q->id,
+		  q->edns ? "" : " noedns");
+}
+
+static int tcp_start(struct upstream_query *q)
+{
+	struct up_tcp *s = calloc(1, sizeof(*s));
+	int rc;
+
+	if (!s)
+		return UV_ENOMEM;
+	rc = uv_tcp_init(q->u->loop, &s->h);
+	if (rc < 0) {
+		free(s);
+		return rc;
+	}
+	s->h.data = s;
+	s->conn.data = s;
+	s->wreq.data = s;
+	s->q = q;
+	q->tcpc = s;
+	put16(s->out, (uint16_t)q->wirelen);
+	memcpy(s->out + 2, q->wire, q->wirelen);
+	s->outlen = q->wirelen + 2;
+	rc = uv_tcp_connect(&s->conn, &s->h, q_addr(q), tcp_connect_cb);
+	if (rc < 0)
+		log_detail("upstream: %s -> %s: tcp connect: %s", q->desc, q->addrstr,
+			   uv_strerror(rc));
+	return rc;
+}
+
+/* --- attempts -------------------------------------------------------------- */
+
+/* One try at the server: fresh socket, ID, case; its own timeout.  On
+ * failure the socket is closed and the caller reports the error later. */
+static int attempt_start(struct upstream_query *q, bool tcp)
+{
+	struct upstream *u = q->u;
+	uint32_t timeout = q->timeout_ms;
+	int rc;
+
+	socket_close(q);
+	query_build(q);
+	q->tcp = tcp;
+	q->sent_ms = q_now(q);
+	if (tcp && u->opts.tcp_timeout_ms > timeout)
+		timeout = u->opts.tcp_timeout_ms;
+	rc = tcp ? tcp_start(q) : udp_start(q);
+	if (rc == 0)
+		rc = uv_timer_start(&q->timer, timeout_cb, timeout, 0);
+	if (rc < 0)
+		socket_close(q);
+	return rc;
+}
+
+/* Servers known to mangle case or to truncate always are asked over TCP
+ * straight away: the 0x20 check is kept, the wasted UDP round trip is not. */
+static bool want_tcp(struct upstream_query *q)
+{
+	struct upstream *u = q->u;
+	uint64_t now = q_now(q);
+
+	return infra_has_flag(u->infra, q_addr(q), INFRA_CAPS_BROKEN, now) ||
+	       infra_has_flag(u->infra, q_addr(q), INFRA_TCP_ONLY, now);
+}
+
+/* --- public ------------------------------------------------------------------ */
+
+struct upstream *upstream_new(uv_loop_t *loop, struct infra *infra,
+			      const struct upstream_opts *opts)
+{
+	struct upstream *u;
+
+	if (!loop || !infra || !opts)
+		return NULL;
+	u = calloc(1, sizeof(*u));
+	if (!u)
+		return NULL;
+	u->loop = loop;
+	u->infra = infra;
+	u->opts = *opts;
+	/* RFC 6891: values below 512 are treated as 512. */
+	if (u->opts.edns_buffer_size < 512)
+		u->opts.edns_buffer_size = 512;
+	if (u->opts.edns_buffer_size > 65535)
+		u->opts.edns_buffer_size = 65535;
+	return u;
+}
+
+void upstream_free(struct upstream *u)
+{
+	if (!u)
+		return;
+	while (u->head)
+		upstream_cancel(u->head);
+	free(u);
+}
+
+static struct upstream_query *query_new(struct upstream *u, const struct sockaddr *addr,
+					const ldns_rdf *qname, ldns_rr_type qtype,
+					ldns_rr_class qclass)
+{
+	struct upstream_query *q = calloc(1, sizeof(*q));
+
+	if (!q)
+		return NULL;
+	q->desc = query_desc(qname, qtype);
+	if (!q->desc || uv_timer_init(u->loop, &q->timer) != 0) {
+		free(q->desc);
+		free(q);
+		return NULL;
+	}
+	q->timer.data = q;
+	memcpy(&q->addr, addr, addr_len(addr));
+	addr_fmt(addr, q->addrstr, sizeof(q->addrstr));
+	q->qnamelen = ldns_rdf_size(qname);
+	memcpy(q->qname, ldns_rdf_data(qname), q->qnamelen);
+	q->qtype = (uint16_t)qtype;
+	q->qclass = (uint16_t)qclass;
+	return q;
+}
+
+struct upstream_query *upstream_send(struct upstream *u, const struct sockaddr *addr,
+				     const ldns_rdf *qname, ldns_rr_type qtype,
+				     ldns_rr_class qclass, uint32_t timeout_ms,
+				     bool tcp, upstream_cb cb, void *ud)
+{
+	struct upstream_query *q;
+
+	if (!u || !addr || !cb || !qname_valid(qname) ||
+	    (addr->sa_family != AF_INET && addr->sa_family != AF_INET6)) {
+		log_err("upstream: refusing to send a malformed query");
+		return NULL;
+	}
+	q = query_new(u, addr, qname, qtype, qclass);
+	if (!q) {
+		log_err("upstream: out of memory for a query");
+		return NULL;
+	}
+	q->u = u;
+	q->cb = cb;
+	q->ud = ud;
+	q->timeout_ms = timeout_ms;
+	q->next = u->head;
+	if (u->head)
+		u->head->prev = q;
+	u->head = q;
+	u->st.in_flight++;
+	if (!tcp && want_tcp(q)) {
+		log_detail("upstream: %s -> %s: server flagged, using tcp", q->desc,
+			   q->addrstr);
+		tcp = true;
+	}
+	if (attempt_start(q, tcp) < 0)
+		query_fail_later(q, UPSTREAM_NETERR);
+	return q;
+}
+
+void upstream_cancel(struct upstream_query *q)
+{
+	if (!q || !q->u)
+		return;
+	log_query("upstream: %s -> %s id=%u: cancelled", q->desc, q->addrstr, q->id);
+	query_detach(q);
+}
+
+void upstream_get_stats(const struct upstream *u, struct upstream_stats *st)
+{
+	*st = u->st;
+}
