@@ -140,4 +140,30 @@ void cache_get_stats(const struct cache *c, struct cache_stats *st);
 
 const char *cache_trust_str(enum cache_trust t);
 
+/* ---- Additions by the cache module (not part of the first contract) ----
+ *
+ * TTL handed out with stale data (RFC 8767 4 recommends 30 s). */
+#define CACHE_STALE_TTL 30u
+/* Trust rank of negative entries: their SOA proof comes from the authority
+ * section of an authoritative reply.  A positive store needs at least this
+ * rank to override a live negative for the same key (or an NXDOMAIN above
+ * it); a live CACHE_TRUST_ANSWER_AUTH RRset is not wiped by a negative. */
+#define CACHE_NEGATIVE_TRUST CACHE_TRUST_AUTHORITY_AUTH
+
+/* The policy cache_new(..., NULL) uses: min 0, max 86400, negative max
+ * 3600, serve-expired off with a 86400 s window (config.h defaults). */
+void cache_get_policy_defaults(struct cache_policy *policy);
+
+/* Notes on the contract above, as implemented:
+ * - An RRset whose TTL is 0 after the policy clamp is not stored; the
+ *   store still returns 0 and removes the entry it outranks.  Negative
+ *   lifetimes of 0 behave the same.
+ * - cache_stats.entries counts entries held, including expired ones kept
+ *   for serve-expired or not reclaimed yet (stats take no clock).
+ *   A negative lookup counts a hit or a miss just as an RRset lookup does.
+ * - In cache_walk, an NXDOMAIN entry has type 0 (there is no qtype).  The
+ *   callback must not modify the cache.
+ * - cache_flush_name(name, type) removes that type in every class, and a
+ *   NODATA for it; only type 0 removes an NXDOMAIN at name. */
+
 #endif

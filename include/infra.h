@@ -61,4 +61,30 @@ size_t infra_count(const struct infra *inf);
 typedef int (*infra_walk_fn)(void *ud, const struct sockaddr *addr, const struct infra_info *info);
 void infra_walk(struct infra *inf, uint64_t now_ms, infra_walk_fn fn, void *ud);
 
+/* ---- Additions by the infra module (not part of the first contract) ----
+ *
+ * RTO floor: RFC 6298's 1 s is for TCP over the Internet; DNS servers
+ * answer in milliseconds and 50 ms (also Unbound's) rides out jitter. */
+#define INFRA_MIN_RTO_MS 50u
+/* infra_is_down(): at least this many consecutive timeouts AND the RTO
+ * backed off to INFRA_MAX_RTO_MS.  A down server stays down for
+ * INFRA_PROBE_DOWN_MS after its last timeout, then may be probed again
+ * (the RTO cap makes the literal "RTO >= INFRA_PROBE_DOWN_MS" unreachable,
+ * so the constant is used as this probe interval). */
+#define INFRA_DOWN_TIMEOUTS 3u
+/* Lame zones remembered per server; the one nearest expiry makes room. */
+#define INFRA_MAX_LAME_ZONES 8u
+
+/* Notes on the contract above, as implemented:
+ * - RTT state, timeouts and flags live ttl_ms from when the entry was
+ *   created (or renewed after expiry) and are not extended by later
+ *   events; each lame (server, zone) record lives ttl_ms from when it was
+ *   (last) noted, independently of the RTT state.
+ * - infra_info.queries counts noted outcomes: replies + timeouts.
+ * - IPv4-mapped IPv6 addresses share the IPv4 address's entry.
+ * - infra_count() counts entries held, including ones whose lifetime
+ *   ended but that are not reclaimed yet (it takes no clock).
+ * - infra_walk() goes most recently used first, skips expired entries;
+ *   the callback must not modify the table.  max_entries 0 means 1. */
+
 #endif

@@ -70,4 +70,10 @@ size_t msg_build_response(const struct msg_query *q, uint16_t rcode,
 /* Max response size for this query over UDP given our own limit. */
 size_t msg_udp_limit(const struct msg_query *q, size_t our_max_udp);
 
+/* Added: the UDP payload size we advertise in every OPT we send to
+ * clients (max-udp-size; default 1232, values below 512 become 512).
+ * Process-wide: set once at startup, before serving. */
+void msg_set_edns_size(uint16_t size);
+uint16_t msg_get_edns_size(void);
+
 #endif

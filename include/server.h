@@ -31,7 +31,16 @@ struct server_stats {
 	uint64_t tcp_accepted, tcp_rejected_limit, tcp_idle_closed;
 	uint64_t tcp_open;
 	uint64_t replies, truncated;
+	/* Added: connections closed because the client let more than 256 KiB
+	 * of answers pile up unread. */
+	uint64_t tcp_slow_closed;
 };
+/* Added, what the counters mean: udp_queries/tcp_queries count every
+ * datagram/frame received; dropped counts messages the parser would not
+ * answer (short, QR=1); formerr..badvers count errors answered here (the
+ * ACL's REFUSED goes to acl_refused instead); acl_denied counts datagrams
+ * and connections; replies counts every message sent (callback replies
+ * and errors), truncated those with TC set. */
 
 struct server *server_new(uv_loop_t *loop, const struct config *cfg,
 			  server_query_fn fn, void *ud);
@@ -54,5 +63,12 @@ size_t server_client_max_len(const struct server_client *c, const struct msg_que
 const struct sockaddr *server_client_addr(const struct server_client *c);
 
 void server_get_stats(const struct server *s, struct server_stats *st);
+
+/* Added, the teardown contract: server_stop() closes every handle (replies
+ * to clients still held are then discarded, not sent); the memory goes
+ * when both server_free() has been called and the loop has run the close
+ * callbacks, in either order.  Release (server_drop) every client before
+ * server_free(): a client still held after it is invalid.  server_new()
+ * also sets msg_set_edns_size(cfg->max_udp_size). */
 
 #endif
