@@ -78,6 +78,7 @@ struct config {
 	uint32_t cache_max_negative_ttl; /* cache-max-negative-ttl (3600) */
 	bool serve_expired;              /* serve-expired (no) */
 	uint32_t serve_expired_window;   /* serve-expired-window seconds (86400) */
+	uint32_t serve_expired_client_timeout_ms; /* serve-expired-client-timeout (1800) */
 	bool prefetch;                   /* prefetch (no) */
 	uint32_t infra_cache_size;       /* infra-cache-size entries (10000) */
 

@@ -120,6 +120,7 @@ static const struct key_def keys[] = {
 	KEY_U32("cache-max-negative-ttl", cache_max_negative_ttl, 0, TTL_MAX),
 	KEY_BOOL("serve-expired", serve_expired),
 	KEY_U32("serve-expired-window", serve_expired_window, 0, TTL_MAX),
+	KEY_U32("serve-expired-client-timeout", serve_expired_client_timeout_ms, 1, TIMEOUT_MAX_MS),
 	KEY_BOOL("prefetch", prefetch),
 	KEY_U32("infra-cache-size", infra_cache_size, 1, 10000000),
 	/* control */
@@ -870,6 +871,7 @@ void config_init(struct config *cfg)
 	cfg->cache_max_negative_ttl = 3600;
 	cfg->serve_expired = false;
 	cfg->serve_expired_window = 86400;
+	cfg->serve_expired_client_timeout_ms = 1800;
 	cfg->prefetch = false;
 	cfg->infra_cache_size = 10000;
 

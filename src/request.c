@@ -8,6 +8,7 @@
 #include "log.h"
 #include "msg.h"
 #include "rnd.h"
+#include "stale.h"
 
 #define REQ_KEY_MAX (MSG_MAX_NAME + 5)
 
@@ -28,7 +29,10 @@ struct request {
 	struct iter_q *iq;
 	struct upstream_query *uq;        /* the query now outstanding, if any */
 	struct waiter *waiters;
-	uv_timer_t deadline;
+	uv_timer_t deadline;              /* client-response timer, then the deadline */
+	bool past_client_timer;           /* serve-stale timer has fired */
+	ldns_rdf *qname;                  /* lower-cased, for serve-stale lookups */
+	uint16_t qclass;
 	char name[LDNS_MAX_DOMAINLEN + 1]; /* for logs */
 	uint16_t qtype;
 };
@@ -149,11 +153,45 @@ static void deadline_closed(uv_handle_t *h)
 	struct request *r = h->data;
 
 	iter_free(r->iq);
+	ldns_rdf_deep_free(r->qname);
 	free(r);
 }
 
+/* Answer every waiter on r with one result and release them. */
+static void answer_waiters(struct request *r, uint16_t rcode,
+			   const ldns_rr_list *an, const ldns_rr_list *ns)
+{
+	while (r->waiters) {
+		struct waiter *w = r->waiters;
+		r->waiters = w->next;
+		answer_client(r->rc, w->client, &w->q, rcode, an, ns, w->start_ms);
+		free(w);
+	}
+}
+
+/* Serve-stale (RFC 8767): answer the waiters from expired data if the
+ * cache still has it.  Returns true when they were answered. */
+static bool answer_stale(struct request *r)
+{
+	struct request_ctx *rc = r->rc;
+	struct stale_answer sa;
+
+	if (!rc->cfg->serve_expired || !r->waiters || !r->qname)
+		return false;
+	if (!stale_lookup(rc->env->cache, r->qname, r->qtype, r->qclass,
+			  rc->cfg->max_cname_chain, uv_now(rc->loop), &sa))
+		return false;
+	log_query("request: %s type %u: answered from expired cache data", r->name,
+		  r->qtype);
+	rc->st.stale_answers++;
+	answer_waiters(r, sa.rcode, sa.answer, sa.authority);
+	stale_answer_clear(&sa);
+	return true;
+}
+
 /* Answer every waiter with the iterator's result (or SERVFAIL when
- * use_iter is false) and free the request. */
+ * use_iter is false; a SERVFAIL becomes stale data where allowed) and
+ * free the request. */
 static void finish(struct request *r, bool use_iter)
 {
 	struct request_ctx *rc = r->rc;
@@ -170,12 +208,8 @@ static void finish(struct request *r, bool use_iter)
 		r->uq = NULL;
 	}
 	table_remove(rc, r);
-	while (r->waiters) {
-		struct waiter *w = r->waiters;
-		r->waiters = w->next;
-		answer_client(rc, w->client, &w->q, rcode, an, ns, w->start_ms);
-		free(w);
-	}
+	if (rcode != LDNS_RCODE_SERVFAIL || !answer_stale(r))
+		answer_waiters(r, rcode, an, ns);
 	uv_timer_stop(&r->deadline);
 	uv_close((uv_handle_t *)&r->deadline, deadline_closed);
 }
@@ -183,6 +217,17 @@ static void finish(struct request *r, bool use_iter)
 static void on_deadline(uv_timer_t *t)
 {
 	struct request *r = t->data;
+	const struct config *cfg = r->rc->cfg;
+
+	if (!r->past_client_timer) {
+		/* The client-response timer: answer stale now if we can, and
+		 * keep resolving so the cache gets refreshed. */
+		r->past_client_timer = true;
+		answer_stale(r);
+		uv_timer_start(&r->deadline, on_deadline,
+			       cfg->query_timeout_ms - cfg->serve_expired_client_timeout_ms, 0);
+		return;
+	}
 
 	log_query("request: %s type %u: deadline of %u ms passed, SERVFAIL",
 		  r->name, r->qtype, r->rc->cfg->query_timeout_ms);
@@ -292,7 +337,13 @@ static void start_resolution(struct request_ctx *rc, struct iter_q *iq,
 	r->qtype = q->qtype;
 	uv_timer_init(rc->loop, &r->deadline);
 	r->deadline.data = r;
-	uv_timer_start(&r->deadline, on_deadline, rc->cfg->query_timeout_ms, 0);
+	r->qname = msg_qname_rdf(q, true);
+	r->qclass = q->qclass;
+	r->past_client_timer = !rc->cfg->serve_expired ||
+		rc->cfg->serve_expired_client_timeout_ms >= rc->cfg->query_timeout_ms;
+	uv_timer_start(&r->deadline, on_deadline,
+		       r->past_client_timer ? rc->cfg->query_timeout_ms
+					    : rc->cfg->serve_expired_client_timeout_ms, 0);
 	name_for_log(q, r->name, sizeof(r->name));
 	table_insert(rc, r);
 	rc->st.resolutions++;

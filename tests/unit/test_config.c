@@ -178,6 +178,7 @@ static void assert_same_settings(const struct config *a, const struct config *b)
 	ck_assert_uint_eq(a->cache_max_negative_ttl, b->cache_max_negative_ttl);
 	ck_assert_int_eq(a->serve_expired, b->serve_expired);
 	ck_assert_uint_eq(a->serve_expired_window, b->serve_expired_window);
+	ck_assert_uint_eq(a->serve_expired_client_timeout_ms, b->serve_expired_client_timeout_ms);
 	ck_assert_int_eq(a->prefetch, b->prefetch);
 	ck_assert_uint_eq(a->infra_cache_size, b->infra_cache_size);
 	assert_str_or_null_eq(a->control_socket, b->control_socket);
@@ -224,6 +225,7 @@ static const struct {
 	{ "cache-max-negative-ttl", "300" },
 	{ "serve-expired", "yes" },
 	{ "serve-expired-window", "7200" },
+	{ "serve-expired-client-timeout", "500" },
 	{ "prefetch", "yes" },
 	{ "infra-cache-size", "5000" },
 	{ "control-socket", "/tmp/rw.sock" },
@@ -243,7 +245,7 @@ static const char *const all_keys[] = {
 	"do-ip4", "do-ip6", "use-caps-for-id", "max-referrals", "max-cname-chain",
 	"max-glueless-ns", "max-upstream-queries", "max-subquery-depth", "cache-size",
 	"cache-max-ttl", "cache-min-ttl", "cache-max-negative-ttl", "serve-expired",
-	"serve-expired-window", "prefetch", "infra-cache-size", "control-socket",
+	"serve-expired-window", "serve-expired-client-timeout", "prefetch", "infra-cache-size", "control-socket",
 	"control-group", "mode", "raw-interface", "raw-address", "raw-gateway",
 	"raw-mac", "raw-mtu",
 };
@@ -279,6 +281,7 @@ START_TEST(test_defaults)
 	ck_assert_uint_eq(cfg.cache_max_negative_ttl, 3600);
 	ck_assert(!cfg.serve_expired);
 	ck_assert_uint_eq(cfg.serve_expired_window, 86400);
+	ck_assert_uint_eq(cfg.serve_expired_client_timeout_ms, 1800);
 	ck_assert(!cfg.prefetch);
 	ck_assert_uint_eq(cfg.infra_cache_size, 10000);
 	ck_assert_str_eq(cfg.control_socket, ROOTWALK_DEFAULT_CONTROL);
@@ -395,6 +398,7 @@ START_TEST(test_every_key_parses)
 	ck_assert_uint_eq(cfg.cache_max_negative_ttl, 300);
 	ck_assert(cfg.serve_expired);
 	ck_assert_uint_eq(cfg.serve_expired_window, 7200);
+	ck_assert_uint_eq(cfg.serve_expired_client_timeout_ms, 500);
 	ck_assert(cfg.prefetch);
 	ck_assert_uint_eq(cfg.infra_cache_size, 5000);
 	ck_assert_str_eq(cfg.control_socket, "/tmp/rw.sock");

@@ -19,7 +19,8 @@ struct pkt {
 
 static void p_bytes(struct pkt *p, const void *d, size_t n)
 {
-	ck_assert_uint_le(p->len + n, sizeof(p->b));
+	if (p->len + n > sizeof(p->b)) /* not ck_assert: hot in the fuzz loop */
+		ck_abort_msg("test packet overflow");
 	memcpy(p->b + p->len, d, n);
 	p->len += n;
 }
@@ -1114,8 +1115,8 @@ static void fuzz_random(struct pkt *p)
 static int fuzz_iter;
 
 /* What holds for every verdict: OK means a well-formed question of class
- * IN; an answered error builds a reply with our ID and rcode, and (checked
- * on a sample) ldns can read it. */
+ * IN; an answered error builds a reply with our ID and rcode that ldns,
+ * an independent decoder, reads back the same. */
 static void fuzz_check(const struct pkt *p, unsigned *ok)
 {
 	struct msg_query q;
@@ -1140,8 +1141,6 @@ static void fuzz_check(const struct pkt *p, unsigned *ok)
 	FUZZ_CHECK(n >= 12);
 	FUZZ_CHECK((out[0] << 8 | out[1]) == q.id);
 	FUZZ_CHECK((out[3] & 0xf) == (rc & 0xf));
-	if (rng() % 8)
-		return; /* a sample goes through ldns: slow under valgrind */
 	ldns_pkt *r = NULL;
 	FUZZ_CHECK(ldns_wire2pkt(&r, out, n) == LDNS_STATUS_OK);
 	bool same = ldns_pkt_id(r) == q.id && ldns_pkt_get_rcode(r) == (rc & 0xf) &&
