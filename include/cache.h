@@ -68,6 +68,7 @@ struct cache_result {
 	enum cache_security security;
 	bool stale;        /* served past expiry (serve-expired); TTL is 30 */
 	uint32_t ttl;      /* remaining TTL handed out */
+	uint32_t orig_ttl; /* TTL the entry was stored with */
 };
 
 struct cache *cache_new(size_t max_bytes, const struct cache_policy *policy);

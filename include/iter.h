@@ -87,6 +87,12 @@ const ldns_rr_list *iter_answer(const struct iter_q *q);
 const ldns_rr_list *iter_authority(const struct iter_q *q);
 /* True if the whole answer came from cache with no upstream query. */
 bool iter_from_cache(const struct iter_q *q);
+/* True when an RRset of a cached answer had less than 10% of its TTL
+ * left: the caller may refresh it in the background (prefetch). */
+bool iter_prefetch_due(const struct iter_q *q);
+/* Before the first iter_step: resolve the client question upstream even
+ * if the cache holds an answer (used by prefetch to refresh it). */
+void iter_set_refresh(struct iter_q *q);
 /* Upstream queries this iter_q sent. */
 uint32_t iter_upstream_count(const struct iter_q *q);
 /* Why it failed, for logs ("all servers timed out for example.com."). */

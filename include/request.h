@@ -26,7 +26,8 @@ struct request_stats {
 	uint64_t coalesced;        /* joined a resolution already in flight */
 	uint64_t resolutions;      /* iterators started that went upstream */
 	uint64_t servfail_deadline, servfail_overload;
-	uint64_t stale_answers;    /* answered from expired data (serve-expired) */
+	uint64_t stale_answers;
+	uint64_t prefetches;       /* background refreshes started (prefetch) */    /* answered from expired data (serve-expired) */
 	uint64_t in_flight;        /* resolutions now running */
 	uint64_t by_rcode[24];     /* answers sent, by rcode */
 	uint64_t by_qtype[256];    /* queries by type (types > 255 in [255]) */

@@ -58,6 +58,7 @@ struct entry {
 	uint64_t hash;
 	uint64_t expiry_ms;        /* dead when now >= expiry_ms */
 	uint32_t size;             /* malloc_usable_size() of this entry */
+	uint32_t orig_ttl;         /* TTL when stored, for prefetch decisions */
 	uint16_t type, cls;
 	uint16_t nrr, nsig;        /* negative entries: nrr = 1 (the SOA) */
 	uint8_t namelen, trust, security, flags;
@@ -671,6 +672,7 @@ static int store_positive(struct cache *c, const struct lname *n, const ldns_rr_
 	}
 	entry_set_key(c, e, n, type, cls);
 	e->expiry_ms = now_ms + (uint64_t)ttl * 1000;
+	e->orig_ttl = ttl;
 	e->trust = trust;
 	e->security = CACHE_SEC_UNCHECKED;
 	e->nrr = (uint16_t)nrr;
@@ -731,6 +733,7 @@ static int build_negative(struct cache *c, const struct lname *q, uint16_t keyty
 	}
 	entry_set_key(c, e, q, keytype, cls);
 	e->expiry_ms = now_ms + (uint64_t)ttl * 1000;
+	e->orig_ttl = ttl;
 	e->trust = CACHE_NEGATIVE_TRUST;
 	e->security = CACHE_SEC_UNCHECKED;
 	e->flags = EF_NEGATIVE | (nxdomain ? EF_NXDOMAIN : 0);
@@ -834,6 +837,7 @@ int cache_lookup_rrset(struct cache *c, const ldns_rdf *owner,
 	res->security = e->security;
 	res->stale = stale;
 	res->ttl = ttl;
+	res->orig_ttl = e->orig_ttl;
 	c->st.hits++;
 	return 1;
 miss:

@@ -83,6 +83,8 @@ struct iter_q {
 	uint32_t nsaddr_depth;   /* FRAME_NSADDR frames on the stack */
 	uint32_t sent;           /* upstream queries */
 	bool prime_done;         /* priming was attempted for this query */
+	bool prefetch_due;       /* a cached answer RRset is in its last 10% of TTL */
+	bool refresh;            /* skip the cache for the client question once */
 	bool done;
 	char reason[256];
 };
@@ -253,6 +255,8 @@ static int append_cached(struct iter_q *q, ldns_rr_list *dst, const ldns_rdf *ow
 	r = append_copies(dst, res.rrset);
 	if (ttl)
 		*ttl = res.ttl;
+	if ((uint64_t)res.ttl * 10 < res.orig_ttl)
+		q->prefetch_due = true;
 	cache_result_clear(&res);
 	return r < 0 ? -1 : 1;
 }
@@ -409,6 +413,11 @@ static bool answer_from_cache(struct iter_q *q, struct frame *f, uint64_t now_ms
 
 static enum step process_init(struct iter_q *q, struct frame *f, uint64_t now_ms)
 {
+	if (q->refresh && f == q->client) {
+		q->refresh = false; /* CNAME restarts use the cache again */
+		f->state = ITER_ST_FIND_DELEG;
+		return STEP_NEXT;
+	}
 	if (!answer_from_cache(q, f, now_ms))
 		f->state = ITER_ST_FIND_DELEG;
 	return STEP_NEXT;
@@ -1153,4 +1162,14 @@ uint32_t iter_upstream_count(const struct iter_q *q)
 const char *iter_failure_reason(const struct iter_q *q)
 {
 	return q ? q->reason : "";
+}
+
+bool iter_prefetch_due(const struct iter_q *q)
+{
+	return q->prefetch_due;
+}
+
+void iter_set_refresh(struct iter_q *q)
+{
+	q->refresh = true;
 }

@@ -319,13 +319,14 @@ static void start_resolution(struct request_ctx *rc, struct iter_q *iq,
 {
 	uint64_t now = uv_now(rc->loop);
 	struct request *r = calloc(1, sizeof(*r));
-	struct waiter *w = waiter_new(c, q, now);
+	struct waiter *w = c ? waiter_new(c, q, now) : NULL;
 
-	if (!r || !w) {
+	if (!r || (c && !w)) {
 		free(r);
 		free(w);
 		iter_free(iq);
-		servfail_now(rc, c, q, now);
+		if (c)
+			servfail_now(rc, c, q, now);
 		return;
 	}
 	r->rc = rc;
@@ -349,6 +350,33 @@ static void start_resolution(struct request_ctx *rc, struct iter_q *iq,
 	rc->st.resolutions++;
 	log_query("request: %s type %u: resolving", r->name, r->qtype);
 	act(r, ITER_SEND, first);
+}
+
+/* Refresh a popular answer in the background before it expires: the
+ * same resolution a miss would do, with the cache skipped for the question
+ * itself and nobody waiting.  Clients asking meanwhile join it. */
+static void prefetch(struct request_ctx *rc, const struct msg_query *q,
+		     const uint8_t *key, size_t keylen, uint32_t hash)
+{
+	uint64_t now = uv_now(rc->loop);
+	ldns_rdf *qname;
+	struct iter_q *iq;
+	struct iter_out out;
+
+	if (rc->st.in_flight >= rc->cfg->max_queries_in_flight / 2)
+		return; /* under load, answering beats refreshing */
+	qname = msg_qname_rdf(q, true);
+	iq = qname ? iter_new(rc->env, qname, q->qtype, q->qclass, now) : NULL;
+	ldns_rdf_deep_free(qname);
+	if (!iq)
+		return;
+	iter_set_refresh(iq);
+	if (iter_step(iq, now, &out) == ITER_DONE) {
+		iter_free(iq);
+		return;
+	}
+	rc->st.prefetches++;
+	start_resolution(rc, iq, &out, NULL, q, key, keylen, hash);
 }
 
 void request_handle(void *ud, struct server_client *c, const struct msg_query *q)
@@ -386,10 +414,13 @@ void request_handle(void *ud, struct server_client *c, const struct msg_query *q
 
 	struct iter_out out;
 	if (iter_step(iq, now, &out) == ITER_DONE) {
+		bool refresh = rc->cfg->prefetch && iter_prefetch_due(iq);
 		rc->st.cache_answers += iter_from_cache(iq);
 		answer_client(rc, c, q, (uint16_t)iter_rcode(iq), iter_answer(iq),
 			      iter_authority(iq), now);
 		iter_free(iq);
+		if (refresh)
+			prefetch(rc, q, key, keylen, hash);
 		return;
 	}
 	if (rc->st.in_flight >= rc->cfg->max_queries_in_flight) {
