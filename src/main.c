@@ -21,6 +21,7 @@
 #include "build_config.h"
 #include "cache.h"
 #include "config.h"
+#include "control.h"
 #include "hints.h"
 #include "infra.h"
 #include "iter.h"
@@ -40,8 +41,10 @@ struct daemon {
 	struct upstream *up;
 	struct request_ctx *req;
 	struct server *srv;
+	struct control *ctl;
+	uint64_t start_ms;
 	struct iter_env env;
-	uv_signal_t sig_int, sig_term;
+	uv_signal_t sig_int, sig_term, sig_hup;
 };
 
 static void usage(FILE *f)
@@ -155,6 +158,15 @@ static void on_stop_signal(uv_signal_t *s, int signum)
 	uv_stop(d->loop);
 }
 
+/* control "stop": the same as SIGTERM. */
+static void on_control_stop(void *ud)
+{
+	struct daemon *d = ud;
+
+	log_info("control: shutting down");
+	uv_stop(d->loop);
+}
+
 static void cache_policy_from(const struct config *cfg, struct cache_policy *p)
 {
 	p->min_ttl = cfg->cache_min_ttl;
@@ -180,6 +192,62 @@ static void iter_env_from(struct daemon *d)
 	d->env.do_ip6 = cfg->do_ip6 && host_has_global_ipv6();
 }
 
+/* control "reload": read the file again and apply what can change while
+ * running (log verbosity, cache policy and size).  Listeners, the control
+ * socket, mode, user and workers need a restart. */
+static int on_control_reload(void *ud, char *err, size_t errlen)
+{
+	struct daemon *d = ud;
+	struct cache_policy policy;
+	struct config fresh;
+
+	config_init(&fresh);
+	if (config_load(&fresh, d->cfg.file, err, errlen) != 0) {
+		config_free(&fresh);
+		return -1;
+	}
+	log_set_verbosity(fresh.verbosity);
+	cache_policy_from(&fresh, &policy);
+	cache_set_policy(d->cache, &policy);
+	cache_set_max_bytes(d->cache, fresh.cache_size);
+	d->cfg.verbosity = fresh.verbosity;
+	d->cfg.cache_size = fresh.cache_size;
+	d->cfg.cache_min_ttl = fresh.cache_min_ttl;
+	d->cfg.cache_max_ttl = fresh.cache_max_ttl;
+	d->cfg.cache_max_negative_ttl = fresh.cache_max_negative_ttl;
+	d->cfg.serve_expired = fresh.serve_expired;
+	d->cfg.serve_expired_window = fresh.serve_expired_window;
+	config_free(&fresh);
+	log_info("reloaded %s (verbosity and cache settings)", d->cfg.file);
+	return 0;
+}
+
+/* SIGHUP: the same as "rootwalkctl reload". */
+static void on_reload_signal(uv_signal_t *s, int signum)
+{
+	char err[CONFIG_ERR_MAX];
+
+	if (on_control_reload(s->data, err, sizeof(err)) != 0)
+		log_err("reload on SIGHUP failed, keeping the running configuration: %s", err);
+}
+
+static int control_setup(struct daemon *d)
+{
+	char err[CONFIG_ERR_MAX];
+	struct control_env env = {
+		.cfg = &d->cfg, .cache = d->cache, .infra = d->infra, .server = d->srv,
+		.req = d->req, .up = d->up, .start_ms = d->start_ms,
+		.reload = on_control_reload, .stop = on_control_stop, .ud = d,
+	};
+
+	d->ctl = control_new(d->loop, &env, err, sizeof(err));
+	if (!d->ctl) {
+		log_err("control socket: %s", err);
+		return -1;
+	}
+	return 0;
+}
+
 /* Build every component.  Returns 0, or -1 after logging why. */
 static int daemon_setup(struct daemon *d)
 {
@@ -200,6 +268,7 @@ static int daemon_setup(struct daemon *d)
 	d->cache = cache_new(d->cfg.cache_size, &policy);
 	d->infra = infra_new(d->cfg.infra_cache_size, INFRA_ENTRY_TTL_MS);
 	d->loop = uv_default_loop();
+	d->start_ms = uv_now(d->loop);
 	d->up = d->infra ? upstream_new(d->loop, d->infra, &uo) : NULL;
 	if (!d->cache || !d->infra || !d->up) {
 		log_err("out of memory setting up the resolver");
@@ -212,13 +281,17 @@ static int daemon_setup(struct daemon *d)
 		log_err("out of memory setting up the server");
 		return -1;
 	}
-	if (server_start(d->srv) != 0)
+	/* the control socket first: "already running" beats EADDRINUSE */
+	if (control_setup(d) != 0 || server_start(d->srv) != 0)
 		return -1;
 	uv_signal_init(d->loop, &d->sig_int);
 	uv_signal_init(d->loop, &d->sig_term);
 	d->sig_int.data = d->sig_term.data = d;
 	uv_signal_start(&d->sig_int, on_stop_signal, SIGINT);
 	uv_signal_start(&d->sig_term, on_stop_signal, SIGTERM);
+	uv_signal_init(d->loop, &d->sig_hup);
+	d->sig_hup.data = d;
+	uv_signal_start(&d->sig_hup, on_reload_signal, SIGHUP);
 	return 0;
 }
 
@@ -232,6 +305,8 @@ static void close_walk(uv_handle_t *h, void *arg)
  * runs once more before the memory behind them goes. */
 static void daemon_teardown(struct daemon *d)
 {
+	if (d->ctl)
+		control_close(d->ctl); /* before uv_walk: its handles close through it */
 	if (d->req)
 		request_ctx_free(d->req);
 	if (d->srv)
@@ -242,6 +317,8 @@ static void daemon_teardown(struct daemon *d)
 		uv_walk(d->loop, close_walk, NULL);
 		uv_run(d->loop, UV_RUN_DEFAULT);
 	}
+	if (d->ctl)
+		control_free(d->ctl);
 	if (d->srv)
 		server_free(d->srv);
 	infra_free(d->infra);
