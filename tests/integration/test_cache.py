@@ -90,6 +90,7 @@ def test_negative_answers_come_from_cache(hier_info, cold, qname, qtype, rcode):
     assert total(hier.count(hier_info["dir"])) == before
 
 
+@pytest.mark.rootwalk_only
 def test_nxdomain_covers_names_below_it(hier_info, cold):
     """RFC 8020: after nonexistent.example.com is NXDOMAIN, a.nonexistent...
     is NXDOMAIN too, without asking anyone."""

@@ -1,0 +1,146 @@
+# conftest.py — fixtures of the integration suite: the hierarchy and resolvers.
+#
+# Why it exists: every test needs the simulated hierarchy (tests/hier) and a
+# resolver pointed at it.  The hierarchy comes up once per session; the
+# resolver under test is rootwalkd (env ROOTWALKD, default build/rootwalkd)
+# or Unbound with RESOLVER=unbound, so every test can be checked against the
+# reference.  Logs of every process stay in the pytest temp directory (its
+# path is printed at the end) and the resolvers' log tails are attached to
+# each failing test's report.
+#
+# The suite must run inside a private network namespace: use tests/run, or
+# tests/hier/netns-run /usr/bin/python3 -m pytest tests/integration
+import os
+import sys
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "hier"))
+sys.path.insert(0, HERE)
+
+import hier  # noqa: E402
+from resolvers import Resolver, rootwalkd_path  # noqa: E402
+
+KIND = os.environ.get("RESOLVER", "rootwalk")
+_running = []      # every resolver started, for failure reports
+_dirs = []         # directories worth pointing at in the summary
+_hier = []         # the hierarchy's info, once it is up
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "rootwalk_only: tests rootwalkd-specific behaviour "
+                            "(Unbound differs on purpose); not run with RESOLVER=unbound")
+    if KIND not in ("rootwalk", "unbound"):
+        pytest.exit(f"RESOLVER must be rootwalk or unbound, not {KIND!r}", returncode=2)
+    if not hier.in_private_netns():
+        ci = os.environ.get("CI") == "true"
+        pytest.exit("not inside a private network namespace; run tests/run or "
+                    "tests/hier/netns-run /usr/bin/python3 -m pytest tests/integration",
+                    returncode=1 if ci else 77)
+
+
+def pytest_report_header(config):
+    return f"resolver under test: {KIND}" + (
+        f" ({rootwalkd_path()})" if KIND == "rootwalk" else "")
+
+
+def pytest_collection_modifyitems(config, items):
+    if KIND == "rootwalk":
+        return
+    skip = pytest.mark.skip(reason="rootwalkd-specific; RESOLVER=unbound")
+    for item in items:
+        if "rootwalk_only" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    rep = outcome.get_result()
+    if rep.failed:
+        for r in _running:
+            rep.sections.append((f"{r.kind} log ({r.log}), last lines", r.log_tail()))
+        for info in _hier:   # a dead authoritative server explains a lot
+            for name, srv in info["servers"].items():
+                if hier.gone(srv["pid"]):
+                    rep.sections.append((f"hierarchy server {name} is DEAD ({srv['log']})",
+                                         hier.tail(srv["log"])))
+
+
+def pytest_terminal_summary(terminalreporter):
+    if _dirs:
+        base = os.path.commonpath(_dirs)
+        terminalreporter.write_line(f"logs and configs of every process kept under {base}")
+
+
+@pytest.fixture(scope="session")
+def kind():
+    return KIND
+
+
+@pytest.fixture(scope="session")
+def hier_info(tmp_path_factory):
+    d = str(tmp_path_factory.mktemp("hier"))
+    _dirs.append(d)
+    info = hier.up(d)
+    _hier.append(info)
+    yield info
+    _hier.remove(info)
+    hier.down(d)
+
+
+@pytest.fixture(scope="session")
+def cases(hier_info):
+    return hier_info["cases"]
+
+
+def _start(kind_, workdir, hints, addr, port=5353, extra=""):
+    r = Resolver(kind_, workdir, hints, addr=addr, port=port, extra=extra)
+    _running.append(r)
+    _dirs.append(workdir)
+    return r.start()
+
+
+def _stop(r):
+    status = r.stop()
+    _running.remove(r)
+    return status
+
+
+@pytest.fixture(scope="session")
+def resolver(hier_info, tmp_path_factory):
+    """The resolver under test, on 127.0.0.1@5353, for the whole session."""
+    r = _start(KIND, str(tmp_path_factory.mktemp(KIND)), hier_info["root_hints"], "127.0.0.1")
+    yield r
+    crashed = not r.alive()
+    status = _stop(r)
+    assert not crashed, f"{KIND} died during the session (status {status})"
+    assert status == 0, f"{KIND} did not exit cleanly on SIGTERM (status {status})"
+
+
+@pytest.fixture(scope="session")
+def reference(hier_info, tmp_path_factory):
+    """Unbound on 127.0.0.2@5353, the behaviour rootwalkd must match."""
+    r = _start("unbound", str(tmp_path_factory.mktemp("reference")),
+               hier_info["root_hints"], "127.0.0.2")
+    yield r
+    _stop(r)
+
+
+@pytest.fixture
+def fresh_resolver(hier_info, tmp_path_factory):
+    """Factory: a new resolver with a cold cache, on its own 127.0.1.N address.
+
+    fresh_resolver(extra="config lines\\n", kind="unbound")."""
+    started = []
+
+    def make(extra="", kind_=None):
+        n = len(started) + 1
+        r = _start(kind_ or KIND, str(tmp_path_factory.mktemp("fresh")),
+                   hier_info["root_hints"], f"127.0.1.{n}", extra=extra)
+        started.append(r)
+        return r
+    yield make
+    for r in started:
+        _stop(r)
