@@ -29,7 +29,7 @@
 #define CTL_MAX_CLIENTS 64
 #define CTL_QUEUE_HIGH (256u * 1024u)
 #define CTL_QUEUE_LOW (64u * 1024u)
-#define CTL_BACKLOG 16
+#define CTL_BACKLOG CTL_MAX_CLIENTS
 
 struct ctl_conn {
 	struct ctl_conn *next, *prev;
@@ -364,11 +364,14 @@ static int dispatch(struct ctl_req *r, char *line, size_t len)
 	if (r->argc == 0)
 		return control_fail(r, "empty request; try 'help'");
 	k = find_command(r);
-	if (!k) {
-		if (r->argc >= 2 && strcmp(r->argv[0], "cache") == 0)
-			return control_fail(r, "unknown command 'cache %.64s'", r->argv[1]);
-		return control_fail(r, "unknown command '%.64s'", r->argv[0]);
+	if (!k && strcmp(r->argv[0], "cache") == 0) {
+		if (r->argc == 1)
+			return control_fail(r, "usage: cache lookup|dump|load|flush|flush-zone|"
+					    "flush-all ...");
+		return control_fail(r, "unknown command 'cache %.64s'", r->argv[1]);
 	}
+	if (!k)
+		return control_fail(r, "unknown command '%.64s'", r->argv[0]);
 	return k->fn(r);
 }
 

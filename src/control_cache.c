@@ -650,7 +650,8 @@ static void dump_text_entry(struct ctl_buf *b, const struct cache_entry_view *v)
 static void dump_header(struct dump_job *j, struct ctl_buf *out)
 {
 	if (j->json) {
-		control_buf_printf(out, "{\"dump\":{\"version\":%d,\"time\":%lld,\"entries\":%zu}}\n",
+		control_buf_printf(out,
+				   "{\"dump\":{\"version\":%d,\"time\":%lld,\"entries\":%zu}}\n",
 				   CTL_DUMP_VERSION, (long long)j->time, j->entries);
 		return;
 	}

@@ -239,6 +239,7 @@ ldns_rdf *control_parse_name(const char *s)
 
 	if (!*s || ldns_str2rdf_dname(&d, s) != LDNS_STATUS_OK)
 		return NULL;
+	ldns_dname2canonical(d);  /* the cache hands out lower case too */
 	return d;
 }
 

@@ -197,6 +197,10 @@ static void add_request(struct ctl_metrics *m, const struct request_stats *cur,
 	    sub_sat(cur->servfail_deadline, base->servfail_deadline));
 	CTR(m, "servfail_overload", "SERVFAIL because max-queries-in-flight was reached",
 	    sub_sat(cur->servfail_overload, base->servfail_overload));
+	CTR(m, "stale_answers", "Answers from expired data (serve-expired)",
+	    sub_sat(cur->stale_answers, base->stale_answers));
+	CTR(m, "prefetches", "Background refreshes started (prefetch)",
+	    sub_sat(cur->prefetches, base->prefetches));
 	GAUGE(m, "queries_in_flight", "Resolutions running now", cur->in_flight);
 	for (unsigned i = 0; i < 12; i++) {
 		cum += sub_sat(cur->latency_hist[i], base->latency_hist[i]);

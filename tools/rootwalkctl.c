@@ -105,6 +105,7 @@ static int ctl_build_request(int argc, char **argv, bool json, char *line, size_
 	static char abs_path[PATH_MAX];
 	size_t len = 0;
 
+	line[0] = '\0';
 	if (json)
 		len = (size_t)snprintf(line, cap, "json");
 	for (int i = 0; i < argc; i++) {
@@ -117,12 +118,13 @@ static int ctl_build_request(int argc, char **argv, bool json, char *line, size_
 			fprintf(stderr, "rootwalkctl: argument '%s' is empty or has blanks\n", w);
 			return -1;
 		}
-		len += (size_t)snprintf(line + len, len < cap ? cap - len : 0, "%s%s",
-					len ? " " : "", w);
-	}
-	if (len + 2 > cap) {
-		fprintf(stderr, "rootwalkctl: request longer than %d bytes\n", CTL_MAX_LINE);
-		return -1;
+		/* room for the separator, the word and the final "\n\0" */
+		if (len + 1 + strlen(w) + 2 > cap) {
+			fprintf(stderr, "rootwalkctl: request longer than %d bytes\n",
+				CTL_MAX_LINE);
+			return -1;
+		}
+		len += (size_t)sprintf(line + len, "%s%s", len ? " " : "", w);
 	}
 	line[len++] = '\n';
 	line[len] = '\0';
@@ -173,7 +175,8 @@ static int ctl_read_answer(int fd, int timeout_s, bool *body)
 		if (pr < 0 && errno == EINTR)
 			continue;
 		if (pr == 0) {
-			fprintf(stderr, "rootwalkctl: no answer from rootwalkd for %d s\n", timeout_s);
+			fprintf(stderr, "rootwalkctl: no answer from rootwalkd for %d s\n",
+				timeout_s);
 			return CTL_EXIT_USAGE;
 		}
 		r = pr < 0 ? -1 : read(fd, buf + have, sizeof(buf) - have);

@@ -233,7 +233,9 @@ static void cli_read_some(struct cli *c)
 			c->len += (size_t)r;
 			continue;
 		}
-		if (r == 0)
+		/* after the data, a reset: the daemon closed on input it
+		 * would not read (an over-long request) */
+		if (r == 0 || errno == ECONNRESET)
 			c->eof = true;
 		else
 			ck_assert_int_eq(errno, EAGAIN);
@@ -265,19 +267,23 @@ static size_t answer_len(const struct cli *c)
 	return 0;
 }
 
-/* Turn the loop until pred(c) holds; fail after 10 s of wall time. */
+/* Turn the loop until pred(c) holds; fail after 10 s (of wall time, as a
+ * guard against hanging, not a measurement) without any new byte. */
 static void pump_until(bool (*pred)(struct cli *), struct cli *c)
 {
 	time_t give_up = time(NULL) + 10;
 
 	for (;;) {
 		struct pollfd p = { .fd = c->fd, .events = POLLIN };
+		size_t had = c->len;
 
 		uv_run(&loop, UV_RUN_NOWAIT);
 		if (poll(&p, 1, 1) > 0)
 			cli_read_some(c);
 		if (pred(c))
 			return;
+		if (c->len != had)
+			give_up = time(NULL) + 10;
 		ck_assert_msg(time(NULL) < give_up, "timed out; got %zu bytes: %.300s", c->len,
 			      c->buf ? c->buf : "");
 	}
@@ -557,6 +563,8 @@ START_TEST(live_socket_refused)
 }
 END_TEST
 
+static void pump(int rounds);
+
 /* Make a control on another path with the fixture's env but cfg2. */
 static struct control *second(struct config *cfg2, const char *path, char *err, size_t len)
 {
@@ -568,10 +576,12 @@ static struct control *second(struct config *cfg2, const char *path, char *err, 
 	return control_new(&loop, &e2, err, len);
 }
 
+/* The fixture's control keeps the loop alive: turn it a few times, which
+ * runs the close callbacks. */
 static void second_close(struct control *c)
 {
 	control_close(c);
-	uv_run(&loop, UV_RUN_DEFAULT);
+	pump(5);
 	control_free(c);
 }
 
@@ -738,6 +748,9 @@ START_TEST(unknown_and_garbage_change_nothing)
 	a = ask("cache explode");
 	ck_assert_str_eq(a, "error: unknown command 'cache explode'\n");
 	free(a);
+	a = ask("cache");
+	ASSERT_HAS(a, "error: usage: cache lookup|dump|load|flush|flush-zone|flush-all");
+	free(a);
 	a = ask("cache flush");
 	ASSERT_HAS(a, "error: usage: cache flush NAME [TYPE]");
 	free(a);
@@ -852,8 +865,11 @@ START_TEST(many_clients_at_once)
 	for (int i = 0; i < N; i++)
 		cli_open(&c[i]);
 	pump(50);
-	for (int i = 0; i < N; i++)
-		cli_sendf(&c[i], "status\n");
+	for (int i = 0; i < N; i++) {
+		/* the refused ones may be closed already */
+		if (write(c[i].fd, "status\n", 7) != 7)
+			ck_assert(errno == EPIPE || errno == ECONNRESET);
+	}
 	for (int i = 0; i < N; i++) {
 		char *a = cli_answer(&c[i]);
 
@@ -1146,13 +1162,17 @@ START_TEST(dump_flush_load_roundtrip)
 	ASSERT_OK(d1);
 	ck_assert(strncmp(d1, ";!rootwalk-dump version=1 time=1700000000 entries=", 50) == 0);
 	ASSERT_HAS(d1, ";!rrset trust=answer-auth rrs=2 sigs=0\nwww.example.com.\t300\tIN\tA\t");
-	ASSERT_HAS(d1, ";!rrset trust=glue rrs=1 sigs=0\nns1.example.com.\t3600\tIN\tA\t192.0.2.53\n");
+	ASSERT_HAS(d1, ";!rrset trust=glue rrs=1 sigs=0\n"
+		   "ns1.example.com.\t3600\tIN\tA\t192.0.2.53\n");
 	ASSERT_HAS(d1, ";!rrset trust=answer-nonauth rrs=1 sigs=1\n");
-	ASSERT_HAS(d1, ";!negative nxdomain nx.example.com. IN -\n;!soa example.com.\t600\tIN\tSOA\t");
+	ASSERT_HAS(d1, ";!negative nxdomain nx.example.com. IN -\n"
+		   ";!soa example.com.\t600\tIN\tSOA\t");
 	ASSERT_HAS(d1, ";!negative nodata www.example.com. IN MX\n");
 	ck_assert_uint_eq(count_of(d1, "\n;!rrset ") + count_of(d1, "\n;!negative "), n);
 
 	path_in_dir(path, sizeof(path), "dump.zone");
+	ck_assert(ends_ok(d1));
+	d1[strlen(d1) - 3] = '\0';  /* the body is the dump; "ok" is the protocol's */
 	write_file(path, d1);
 	a = ask("cache flush-all");
 	free(a);
@@ -1197,9 +1217,10 @@ START_TEST(dump_json_lines)
 	a = ask("json cache dump");
 	ASSERT_OK(a);
 	assert_json_lines(a);
-	ck_assert(strncmp(a, "{\"dump\":{\"version\":1,\"time\":1700000000,\"entries\":9}}\n", 52) == 0);
+	ck_assert(strncmp(a, "{\"dump\":{\"version\":1,\"time\":1700000000,"
+			  "\"entries\":9}}\n", 52) == 0);
 	ASSERT_HAS(a, "\"negative\":\"nxdomain\"");
-	ASSERT_HAS(a, "\"rrsigs\":[\"signed.example.com.\t");
+	ASSERT_HAS(a, "\"rrsigs\":[\"signed.example.com.\\t900\\tIN\\tRRSIG\\tA 13 ");
 	free(a);
 	a = ask("cache dump now");
 	ASSERT_HAS(a, "error: usage: cache dump");
@@ -1265,7 +1286,6 @@ START_TEST(slow_dump_client_does_not_block)
 	struct cli slow, fast;
 	char rr[128], *a, *q, *d;
 	unsigned long queued;
-	time_t stop_at;
 
 	for (int i = 0; i < N; i++) {
 		snprintf(rr, sizeof(rr), "host%05d.example.org. 3600 IN TXT \"%0*d\"", i, 40, i);
@@ -1273,10 +1293,8 @@ START_TEST(slow_dump_client_does_not_block)
 	}
 	cli_open(&slow);
 	cli_sendf(&slow, "cache dump\n");
-	/* let the dump run until it stalls on the unread socket */
-	stop_at = time(NULL) + 1;
-	while (time(NULL) < stop_at)
-		uv_run(&loop, UV_RUN_NOWAIT);
+	/* far more loop turns than the dump needs if it were read (80) */
+	pump(2000);
 
 	cli_open(&fast);
 	cli_sendf(&fast, "status\n");
@@ -1336,6 +1354,7 @@ START_TEST(stats_reset_uses_baseline)
 	ck_assert_uint_eq(stat_value(a, "cache_entries"), 2);
 	ck_assert_uint_eq(stat_value(a, "queries"), 0);
 	ck_assert_uint_eq(stat_value(a, "answers_by_rcode.NOERROR"), 0);
+	ck_assert_uint_eq(stat_value(a, "stale_answers"), 0);
 	ck_assert_uint_eq(stat_value(a, "server_tcp_open"), 0);
 	ck_assert_uint_eq(stat_value(a, "upstream_queries.udp"), 0);
 	ck_assert_uint_eq(stat_value(a, "answer_latency_seconds.le_+Inf"), 0);
@@ -1419,7 +1438,7 @@ START_TEST(stats_prometheus_well_formed)
 	ASSERT_OK(a);
 	copy = strdup(a);
 	for (line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		char name[96], le[32];
+		char name[96], le[112];
 		uint64_t v;
 		size_t n;
 
