@@ -674,6 +674,24 @@ static bool sig_covers(const ldns_rr *sig, const ldns_rr *rr)
 	return tc && ldns_rdf2rr_type(tc) == ldns_rr_get_type(rr);
 }
 
+/* A CNAME that a DNAME in the same section implies (RFC 6672 3.1): it is
+ * not cached on its own, or a later answer from cache would carry the
+ * CNAME without the DNAME that justifies it. */
+static bool synthesized_cname(const ldns_rr_list *l, const ldns_rr *rr)
+{
+	if (ldns_rr_get_type(rr) != LDNS_RR_TYPE_CNAME)
+		return false;
+	for (size_t i = 0; i < ldns_rr_list_rr_count(l); i++) {
+		const ldns_rr *d = ldns_rr_list_rr(l, i);
+
+		if (ldns_rr_get_type(d) == LDNS_RR_TYPE_DNAME &&
+		    !iter_name_eq(ldns_rr_owner(d), ldns_rr_owner(rr)) &&
+		    iter_name_at_or_below(ldns_rr_owner(rr), ldns_rr_owner(d)))
+			return true;
+	}
+	return false;
+}
+
 /* Group a section into RRsets (with their RRSIGs) and store each at
  * trust.  The lists built here only borrow the packet's RRs. */
 static void store_section(struct iter_q *q, const ldns_rr_list *l, enum cache_trust trust,
@@ -690,7 +708,8 @@ static void store_section(struct iter_q *q, const ldns_rr_list *l, enum cache_tr
 		const ldns_rr *first = ldns_rr_list_rr(l, i);
 		ldns_rr_list *set, *sigs;
 
-		if (used[i] || ldns_rr_get_type(first) == LDNS_RR_TYPE_RRSIG)
+		if (used[i] || ldns_rr_get_type(first) == LDNS_RR_TYPE_RRSIG ||
+		    synthesized_cname(l, first))
 			continue;
 		set = ldns_rr_list_new();
 		sigs = ldns_rr_list_new();
