@@ -137,8 +137,11 @@ def test_many_unique_names_keep_memory_bounded(fresh_resolver, tmp_path):
     completed = [l for l in p.stdout.splitlines() if "Queries completed" in l]
     assert completed, p.stdout
     grown = rss_kib(r.proc.pid) - base
-    # 8 MiB of cache plus the infra table and allocator slack.
-    assert grown < 40 * 1024, f"RSS grew {grown} KiB for an 8 MiB cache\n{p.stdout}"
+    # 8 MiB of cache plus the infra table and allocator slack.  Under ASan
+    # the quarantine and shadow memory dominate RSS, so only the plain
+    # build (run first by tests/run) checks the bound.
+    if not os.environ.get("ROOTWALK_SANITIZED"):
+        assert grown < 40 * 1024, f"RSS grew {grown} KiB for an 8 MiB cache\n{p.stdout}"
     assert ask(r, "after.wild.test.", "A").rcode() == dns.rcode.NOERROR
 
 
