@@ -51,6 +51,7 @@ struct ientry {
 	struct ikey key;
 	uint64_t expiry_ms;          /* RTT state and flags are forgotten then */
 	uint64_t last_timeout_ms;
+	uint64_t last_backoff_ms;  /* when the RTO was last doubled */
 	uint64_t srtt_us, rttvar_us;
 	uint32_t rto_ms, timeouts;
 	uint64_t queries, replies;
@@ -396,7 +397,14 @@ void infra_note_timeout(struct infra *inf, const struct sockaddr *addr, uint64_t
 
 	if (!e)
 		return;
-	e->rto_ms = e->rto_ms >= INFRA_MAX_RTO_MS / 2 ? INFRA_MAX_RTO_MS : e->rto_ms * 2;
+	/* Back off once per RTO period: many queries sent in the same window
+	 * and lost together are one piece of evidence, not many.  Doubling
+	 * for each of them would push the RTO past the client's deadline
+	 * after a single burst of loss. */
+	if (e->last_backoff_ms == 0 || now_ms - e->last_backoff_ms >= e->rto_ms) {
+		e->rto_ms = e->rto_ms >= INFRA_MAX_RTO_MS / 2 ? INFRA_MAX_RTO_MS : e->rto_ms * 2;
+		e->last_backoff_ms = now_ms;
+	}
 	e->timeouts++;
 	e->queries++;
 	e->last_timeout_ms = now_ms;

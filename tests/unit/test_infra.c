@@ -155,10 +155,14 @@ START_TEST(backoff_doubles_to_cap)
 	struct sockaddr_storage a = ss4("192.0.2.1", 53);
 	static const uint32_t want[] = { 752, 1504, 3008, 6016, 12000, 12000 };
 
+	uint64_t t = 1;
+
+	/* one timeout per RTO period: each doubles */
 	for (unsigned k = 0; k < 6; k++) {
-		infra_note_timeout(inf, SA(a), k);
-		ck_assert_uint_eq(infra_rto(inf, SA(a), k), want[k]);
-		ck_assert_uint_eq(info_of(SA(a), k).timeouts, k + 1);
+		infra_note_timeout(inf, SA(a), t);
+		ck_assert_uint_eq(infra_rto(inf, SA(a), t), want[k]);
+		ck_assert_uint_eq(info_of(SA(a), t).timeouts, k + 1);
+		t += want[k];
 	}
 	ck_assert_uint_eq(info_of(SA(a), 6).srtt_ms, 0);  /* never measured */
 	ck_assert_uint_eq(info_of(SA(a), 6).queries, 6);
@@ -172,13 +176,33 @@ START_TEST(reply_resets_backoff)
 
 	infra_note_rtt(inf, SA(a), 80, 0);
 	infra_note_timeout(inf, SA(a), 1);
-	infra_note_timeout(inf, SA(a), 2);
-	ck_assert_uint_eq(infra_rto(inf, SA(a), 2), 960);
-	ck_assert_uint_eq(info_of(SA(a), 2).timeouts, 2);
+	infra_note_timeout(inf, SA(a), 481);
+	ck_assert_uint_eq(infra_rto(inf, SA(a), 481), 960);
+	ck_assert_uint_eq(info_of(SA(a), 481).timeouts, 2);
 	/* srtt and rttvar survived the back-off: same sample, same math */
-	infra_note_rtt(inf, SA(a), 160, 3);
-	ck_assert_uint_eq(infra_rto(inf, SA(a), 3), 290);
-	ck_assert_uint_eq(info_of(SA(a), 3).timeouts, 0);
+	infra_note_rtt(inf, SA(a), 160, 482);
+	ck_assert_uint_eq(infra_rto(inf, SA(a), 482), 290);
+	ck_assert_uint_eq(info_of(SA(a), 482).timeouts, 0);
+}
+END_TEST
+
+/* A burst of queries lost together is one piece of evidence: the RTO
+ * doubles once, not once per query, so one burst of loss cannot push it
+ * past the client's deadline. */
+START_TEST(burst_of_timeouts_backs_off_once)
+{
+	struct sockaddr_storage a = ss4("192.0.2.1", 53);
+
+	infra_note_rtt(inf, SA(a), 10, 0);
+	ck_assert_uint_eq(infra_rto(inf, SA(a), 0), INFRA_MIN_RTO_MS);
+	for (int k = 0; k < 200; k++)
+		infra_note_timeout(inf, SA(a), 100);
+	ck_assert_uint_eq(infra_rto(inf, SA(a), 100), 2 * INFRA_MIN_RTO_MS);
+	ck_assert_uint_eq(info_of(SA(a), 100).timeouts, 200);
+	ck_assert(!infra_is_down(inf, SA(a), 100));
+	/* a period later, the next loss counts again */
+	infra_note_timeout(inf, SA(a), 100 + 2 * INFRA_MIN_RTO_MS);
+	ck_assert_uint_eq(infra_rto(inf, SA(a), 200), 4 * INFRA_MIN_RTO_MS);
 }
 END_TEST
 
@@ -190,8 +214,10 @@ START_TEST(down_after_backoff_to_cap)
 	uint64_t t = 1000;
 
 	/* 376 -> 752 -> 1504 -> 3008 -> 6016: not yet at the cap */
-	for (int k = 0; k < 4; k++)
+	for (int k = 0; k < 4; k++) {
 		infra_note_timeout(inf, SA(a), t);
+		t += infra_rto(inf, SA(a), t);
+	}
 	ck_assert(!infra_is_down(inf, SA(a), t));
 	infra_note_timeout(inf, SA(a), t);    /* 12000, 5 in a row */
 	ck_assert(infra_is_down(inf, SA(a), t));
@@ -220,8 +246,11 @@ START_TEST(down_probe_interval)
 	struct sockaddr_storage a = ss4("192.0.2.1", 53);
 	uint64_t t = 5000;
 
-	for (int k = 0; k < 5; k++)
+	for (int k = 0; k < 5; k++) {
 		infra_note_timeout(inf, SA(a), t);
+		if (k < 4)
+			t += infra_rto(inf, SA(a), t);
+	}
 	ck_assert(infra_is_down(inf, SA(a), t + INFRA_PROBE_DOWN_MS - 1));
 	/* time for a probe */
 	ck_assert(!infra_is_down(inf, SA(a), t + INFRA_PROBE_DOWN_MS));
@@ -560,6 +589,7 @@ static Suite *infra_suite(void)
 	tcase_add_test(t, rto_floor_and_cap);
 	tcase_add_test(t, backoff_doubles_to_cap);
 	tcase_add_test(t, reply_resets_backoff);
+	tcase_add_test(t, burst_of_timeouts_backs_off_once);
 	tcase_add_test(t, down_after_backoff_to_cap);
 	tcase_add_test(t, slow_server_needs_several_timeouts);
 	tcase_add_test(t, down_probe_interval);
