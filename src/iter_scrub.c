@@ -259,11 +259,28 @@ struct scrub_ctx {
 	struct chain_names names;
 };
 
-/* The common test for every section: right class, owner in bailiwick. */
+/* ldns takes RDATA that ends before the fields its type requires (an SOA
+ * with only MNAME, an A with none) as a record with fewer fields.  Such a
+ * record is malformed; cached, it would print as text that does not
+ * parse back, and a "cache load" stops at it.  Types ldns holds as opaque
+ * data (unknown ones, NULL) may have any length, empty included. */
+static bool rdata_complete(const ldns_rr *rr)
+{
+	const ldns_rr_descriptor *d = ldns_rr_descript(ldns_rr_get_type(rr));
+
+	if (!d || ldns_rr_descriptor_field_type(d, 0) == LDNS_RDF_TYPE_UNKNOWN)
+		return true;
+	return ldns_rr_rd_count(rr) >= ldns_rr_descriptor_minimum(d);
+}
+
+/* The common test for every section: right class, owner in bailiwick,
+ * all the fields of its type. */
 static const char *basic_reject(const struct scrub_ctx *s, const ldns_rr *rr)
 {
 	if (ldns_rr_get_class(rr) != s->qclass)
 		return "wrong class";
+	if (!rdata_complete(rr))
+		return "malformed rdata";
 	if (!iter_name_at_or_below(ldns_rr_owner(rr), s->zone))
 		return "out of bailiwick";
 	return NULL;

@@ -2017,6 +2017,56 @@ START_TEST(test_scrub_authority_additional)
 }
 END_TEST
 
+/* A record with fewer RDATA fields than its type has, as ldns parses a
+ * wire record whose RDATA ends early. */
+static ldns_rr *short_rr(const char *owner, ldns_rr_type t, const char *first_field)
+{
+	ldns_rr *rr = ldns_rr_new();
+
+	ck_assert_ptr_nonnull(rr);
+	ldns_rr_set_owner(rr, dn(owner));
+	ldns_rr_set_type(rr, t);
+	ldns_rr_set_class(rr, LDNS_RR_CLASS_IN);
+	ldns_rr_set_ttl(rr, 300);
+	if (first_field)
+		ck_assert(ldns_rr_push_rdf(rr, dn(first_field)));
+	return rr;
+}
+
+/* Found by fuzz_response: an SOA whose RDATA held only MNAME was cached,
+ * and the cache dump then failed to load ("value expected"). */
+START_TEST(test_scrub_malformed_rdata)
+{
+	ldns_pkt *p = mkpkt(LDNS_RCODE_NXDOMAIN, true, NULL, NULL, NULL);
+	ldns_rr *rr = short_rr("example.com.", LDNS_RR_TYPE_SOA, "ns1.example.com.");
+
+	push(p, LDNS_SECTION_AUTHORITY, rr);
+	ldns_rr_free(rr);
+	push_str(p, LDNS_SECTION_AUTHORITY, SOA_EX);
+	ck_assert_int_eq(scrub(p, "www.example.com.", LDNS_RR_TYPE_A, "example.com."), 1);
+	ck_assert_uint_eq(count(ldns_pkt_authority(p)), 1);
+	ck_assert_uint_eq(ldns_rr_rd_count(ldns_rr_list_rr(ldns_pkt_authority(p), 0)), 7);
+	ldns_pkt_free(p);
+
+	/* An A without its address goes; empty RDATA of an unknown type is
+	 * well-formed (RFC 3597) and stays. */
+	p = mkpkt(LDNS_RCODE_NOERROR, true, NULL, NULL, NULL);
+	rr = short_rr("www.example.com.", LDNS_RR_TYPE_A, NULL);
+	push(p, LDNS_SECTION_ANSWER, rr);
+	ldns_rr_free(rr);
+	ck_assert_int_eq(scrub(p, "www.example.com.", LDNS_RR_TYPE_A, "example.com."), 1);
+	ck_assert_uint_eq(count(ldns_pkt_answer(p)), 0);
+	ldns_pkt_free(p);
+	p = mkpkt(LDNS_RCODE_NOERROR, true, NULL, NULL, NULL);
+	rr = short_rr("www.example.com.", (ldns_rr_type)65400, NULL);
+	push(p, LDNS_SECTION_ANSWER, rr);
+	ldns_rr_free(rr);
+	ck_assert_int_eq(scrub(p, "www.example.com.", (ldns_rr_type)65400, "example.com."), 0);
+	ck_assert_uint_eq(count(ldns_pkt_answer(p)), 1);
+	ldns_pkt_free(p);
+}
+END_TEST
+
 /* ------------------------------------------------------------------ */
 /* Standalone: delegation point and helpers                            */
 /* ------------------------------------------------------------------ */
@@ -2164,8 +2214,10 @@ START_TEST(test_deleg_prefers_up_servers)
 	add_addr(dp, "ns1.example.com. 300 IN A 127.0.21.2");
 	/* Back the first one off until infra calls it down. */
 	first = (const struct sockaddr *)&dp->addrs[0].ss;
-	for (int k = 0; k < 20 && !infra_is_down(env.infra, first, now); k++)
+	for (int k = 0; k < 20 && !infra_is_down(env.infra, first, now); k++) {
 		infra_note_timeout(env.infra, first, now);
+		now += infra_rto(env.infra, first, now); /* one back-off per RTO */
+	}
 	ck_assert(infra_is_down(env.infra, first, now));
 	set_rtt("127.0.21.2", 2000);
 	for (int k = 0; k < 20; k++)
@@ -2295,6 +2347,7 @@ static Suite *iter_suite(void)
 	tcase_add_checked_fixture(scr, setup, teardown);
 	tcase_add_test(scr, test_scrub_answer);
 	tcase_add_test(scr, test_scrub_authority_additional);
+	tcase_add_test(scr, test_scrub_malformed_rdata);
 	suite_add_tcase(s, scr);
 
 	tcase_add_checked_fixture(dl, setup, teardown);
