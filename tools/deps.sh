@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # tools/deps.sh — install the Debian 12 packages rootwalk needs that are
 # missing.  Used by tools/start, tests/run and .ci/run so the list lives in
-# one place.  Usage: tools/deps.sh [build|test]   (test includes build)
+# one place.  Usage: tools/deps.sh [build|test|bench]  (each includes the one before)
 set -euo pipefail
 
 build_pkgs=(gcc meson ninja-build pkg-config libuv1-dev libldns-dev check)
@@ -9,7 +9,11 @@ test_pkgs=(nsd knot knot-dnsutils bind9-dnsutils unbound python3 python3-dnspyth
 	python3-pytest iproute2 iputils-ping dnsperf)
 
 want=("${build_pkgs[@]}")
-[ "${1:-build}" = test ] && want+=("${test_pkgs[@]}")
+bench_pkgs=(knot-resolver)
+case "${1:-build}" in
+test) want+=("${test_pkgs[@]}") ;;
+bench) want+=("${test_pkgs[@]}" "${bench_pkgs[@]}") ;;
+esac
 
 missing=()
 for p in "${want[@]}"; do
