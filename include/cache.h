@@ -56,6 +56,11 @@ struct cache_stats {
 	uint64_t hits, misses; /* counted by the lookup calls */
 	uint64_t evictions;    /* removed to stay under max_bytes */
 	uint64_t inserts, rejected_by_trust;
+	/* Added: whole answers in wire form (cache_store_answer), held in the
+	 * same budget.  They are not in `entries`; their bytes are part of
+	 * `bytes`, and answer_bytes says how much. */
+	uint64_t answers;
+	uint64_t answer_bytes;
 };
 
 /* A looked-up RRset.  rrset (and rrsigs, may be NULL) are fresh copies
@@ -155,6 +160,49 @@ const char *cache_trust_str(enum cache_trust t);
  * 3600, serve-expired off with a 86400 s window (config.h defaults). */
 void cache_get_policy_defaults(struct cache_policy *policy);
 
+/* ---- The answer cache (added) ----
+ *
+ * Whole answers kept in wire form, so that a cache hit is one hash, one
+ * memcpy and a TTL patch, with no ldns objects and no malloc.  An answer
+ * is keyed by (lowercased qname, qtype, qclass) and derived from the
+ * RRset cache's data: it expires at the smallest TTL it holds, it is
+ * dropped whenever an RRset or negative entry with its exact key is
+ * stored, and the flush functions remove it along with the name it is
+ * keyed at and with any record it holds (so flushing a CNAME chain's
+ * target removes the answers keyed at its aliases).  A chain answer keyed
+ * at the alias is not dropped when an RRset further down the chain is
+ * re-stored; its lifetime (the chain's smallest TTL) bounds how long it
+ * may lag behind.  Answers
+ * are never served stale and never appear in cache_walk().  Keyed
+ * without CD and DO: nothing is validated and no RRSIG is served yet;
+ * both belong in the key once DNSSEC arrives.
+ *
+ * Store the answer the resolver just sent for a question: rcode NOERROR or
+ * NXDOMAIN only, never stale data.  qname is in wire form, lowercased.
+ * Each TTL gets the clamps the RRset cache applies (an SOA in the
+ * authority section the negative-caching ones); the entry lives until the
+ * smallest of them.  An entry already held for the key is replaced.
+ * Returns 0 when stored (or, for a zero lifetime, deliberately not), -1
+ * on bad input, an answer larger than a message, or no memory. */
+int cache_store_answer(struct cache *c, const uint8_t *qname, size_t qname_len,
+		       uint16_t qtype, uint16_t qclass, uint16_t rcode,
+		       const ldns_rr_list *answer, const ldns_rr_list *authority,
+		       uint64_t now_ms);
+
+/* The hit path.  Looks q up and, on a live answer, writes the complete
+ * response into out: q's ID, QR, opcode, RD and CD copied, RA, the rcode;
+ * q's question byte for byte (the client's case, also in every owner that
+ * equals the question, as those are pointers to it); the stored sections
+ * with each TTL counted down (whole seconds rounded up, so >= 1); an OPT
+ * (msg_get_edns_size(), DO echoed) when q had one.  Returns the length,
+ * or 0 on a miss or when the response would exceed max_len or cap (the
+ * caller then takes the slow path, which truncates properly).
+ * *prefetch_due is set when the answer is in the last 10% of its life.
+ * Reads only q's parsed fields; allocates nothing. */
+struct msg_query;
+size_t cache_answer_hit(struct cache *c, const struct msg_query *q, uint64_t now_ms,
+			uint8_t *out, size_t cap, size_t max_len, bool *prefetch_due);
+
 /* Notes on the contract above, as implemented:
  * - An RRset whose TTL is 0 after the policy clamp is not stored; the
  *   store still returns 0 and removes the entry it outranks.  Negative
@@ -165,6 +213,10 @@ void cache_get_policy_defaults(struct cache_policy *policy);
  * - In cache_walk, an NXDOMAIN entry has type 0 (there is no qtype).  The
  *   callback must not modify the cache.
  * - cache_flush_name(name, type) removes that type in every class, and a
- *   NODATA for it; only type 0 removes an NXDOMAIN at name. */
+ *   NODATA for it; only type 0 removes an NXDOMAIN at name.
+ * - The flush functions return (and flush-all's stats show) the RRsets
+ *   and negatives removed; answer entries go with them uncounted.
+ * - An answer-cache hit counts in cache_stats.hits; an answer-cache miss
+ *   counts nothing (the lookups of the slow path that follows count). */
 
 #endif

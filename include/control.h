@@ -28,6 +28,7 @@
 #include "infra.h"
 #include "request.h"
 #include "server.h"
+#include "transport.h"
 #include "upstream.h"
 
 struct control;
@@ -46,6 +47,7 @@ struct control_env {
 	struct server *server;
 	struct request_ctx *req;
 	struct upstream *up;
+	struct net *net;            /* transport.h; a raw one adds the stack's part */
 	const char *mode;           /* "kernel"/"raw" for status; NULL: from cfg->mode */
 	uint64_t start_ms;          /* now_ms() when the daemon started (uptime) */
 	/* The clock every cache/infra call is given.  NULL: uv_now(loop). */

@@ -76,4 +76,25 @@ size_t msg_udp_limit(const struct msg_query *q, size_t our_max_udp);
 void msg_set_edns_size(uint16_t size);
 uint16_t msg_get_edns_size(void);
 
+/* Added for the answer cache: encode answer and authority sections once,
+ * laid out exactly as msg_build_response() lays them out after a question
+ * of qname (header and question included in out, so compression pointers
+ * are absolute message offsets: owners equal to the question become
+ * pointers to offset 12, which a later copy fills with the client's
+ * spelling).  ttl_off[i] receives the message offset of the TTL field of
+ * the i-th RR written (answer, then authority; OPT records are skipped).
+ * Returns 0, -ENOSPC when the whole message does not fit in cap (at most
+ * 65535) or there are more RRs than ttl_cap, -EINVAL for a bad name or a
+ * record that cannot be encoded.  Allocates nothing. */
+struct msg_sections {
+	size_t start;      /* offset of the first section byte: 12 + qname_len + 4 */
+	size_t len;        /* message length: the sections end here */
+	uint16_t ancount, nscount;
+	size_t nttl;       /* entries written to ttl_off (ancount + nscount) */
+};
+int msg_encode_sections(const uint8_t *qname, size_t qname_len, uint16_t qtype,
+			uint16_t qclass, const ldns_rr_list *answer,
+			const ldns_rr_list *authority, uint8_t *out, size_t cap,
+			uint16_t *ttl_off, size_t ttl_cap, struct msg_sections *res);
+
 #endif

@@ -18,6 +18,7 @@
 #include "config.h"
 #include "msg.h"
 
+struct net;
 struct server;
 struct server_client; /* where one reply goes: a UDP peer or a TCP connection */
 
@@ -42,9 +43,17 @@ struct server_stats {
  * and connections; replies counts every message sent (callback replies
  * and errors), truncated those with TC set. */
 
+/* Kernel sockets (a transport of its own, freed with the server). */
 struct server *server_new(uv_loop_t *loop, const struct config *cfg,
 			  server_query_fn fn, void *ud);
-/* Bind and start every listener. 0 ok; -errno with a logged message. */
+/* Listeners through net (transport.h), which must outlive the server;
+ * NULL net: as server_new.  Raw mode has one IPv4 address: net says where
+ * each listen entry binds, entries it cannot serve are skipped with a
+ * warning and an address bound twice is served once. */
+struct server *server_new_net(uv_loop_t *loop, struct net *net, const struct config *cfg,
+			      server_query_fn fn, void *ud);
+/* Bind and start every listener. 0 ok; -errno with a logged message
+ * (-EADDRNOTAVAIL when the transport can serve none of them). */
 int server_start(struct server *s);
 /* Close listeners and connections; pending clients are dropped. */
 void server_stop(struct server *s);

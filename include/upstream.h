@@ -21,6 +21,7 @@
 
 #include "infra.h"
 
+struct net;
 struct upstream;
 struct upstream_query;
 
@@ -63,6 +64,12 @@ typedef void (*upstream_cb)(void *ud, enum upstream_status status,
  *   TCP from the start; 0x20 case stays on for every server. */
 struct upstream *upstream_new(uv_loop_t *loop, struct infra *infra,
 			      const struct upstream_opts *opts);
+/* The same, with queries going out through net (transport.h: kernel
+ * sockets or the raw-mode stack), which must stay until upstream_free()
+ * and the loop run after it; upstream_new() makes a kernel transport of
+ * its own. */
+struct upstream *upstream_new_net(uv_loop_t *loop, struct net *net, struct infra *infra,
+				  const struct upstream_opts *opts);
 /* Cancels every query still running (their callbacks are not called) and
  * frees once libuv has closed the handles. */
 void upstream_free(struct upstream *u);

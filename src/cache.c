@@ -23,19 +23,25 @@
  *  - Negative answers are entries of their own: NODATA under (qname,
  *    qtype), NXDOMAIN under (qname, TYPE_NXDOMAIN).  Type 0 is reserved
  *    (RFC 6895) and never stored as data, so it serves as the marker.
+ *  - Whole answers in wire form (cache_answer.c) are entries too, flagged
+ *    EF_ANSWER, in the same table, ring and budget: cache-size covers
+ *    them, CLOCK weighs them against RRsets, and the flushes reach them.
+ *    Since they are derived from the RRsets, every store for their key
+ *    drops them and the walk skips them.  The struct layouts shared with
+ *    cache_answer.c are in cache_int.h.
  *
  * Memory is counted with malloc_usable_size() of every entry and of the
  * bucket array, so max_bytes bounds what the allocator really handed us
  * (minus its own per-chunk header, which the allocator does not report). */
 #include "cache.h"
-#include "cache_siphash.h"
+#include "cache_int.h"
 #include "log.h"
 
 #include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define NAME_WIRE_MAX 255
+#define NAME_WIRE_MAX CACHE_NAME_WIRE_MAX
 #define LABELS_MAX 128
 #define TYPE_NXDOMAIN 0
 #define TTL_SANE_MAX 0x7fffffffu
@@ -44,41 +50,6 @@
 /* A DNS message holds at most 64 KiB, so no real RRset comes near this;
  * the bound keeps entry sizes well inside the 32-bit size field. */
 #define ENTRY_DATA_MAX (1u << 20)
-
-/* Entry flags. */
-enum {
-	EF_NEGATIVE = 1,  /* NODATA or NXDOMAIN: holds an SOA, not an RRset */
-	EF_NXDOMAIN = 2,
-	EF_REFERENCED = 4, /* CLOCK bit: looked up since the hand last passed */
-};
-
-struct entry {
-	struct entry *chain;       /* next in the hash bucket */
-	struct entry *prev, *next; /* CLOCK ring */
-	uint64_t hash;
-	uint64_t expiry_ms;        /* dead when now >= expiry_ms */
-	uint32_t size;             /* malloc_usable_size() of this entry */
-	uint32_t orig_ttl;         /* TTL when stored, for prefetch decisions */
-	uint16_t type, cls;
-	uint16_t nrr, nsig;        /* negative entries: nrr = 1 (the SOA) */
-	uint8_t namelen, trust, security, flags;
-	/* owner[namelen], then nrr + nsig records [rdlen:2][rdata];
-	 * negative: owner, [apexlen:1][apex], one SOA record. */
-	uint8_t data[];
-};
-
-struct cache {
-	struct entry **table;
-	size_t nbuckets;           /* power of two */
-	size_t count;
-	size_t table_bytes, entry_bytes, max_bytes;
-	size_t n_nxdomain;         /* lets negative lookups skip the ancestor walk */
-	struct entry *hand;        /* CLOCK hand; NULL when empty */
-	uint64_t last_now_ms;      /* for evictions triggered without a clock */
-	struct cache_policy pol;
-	struct siphash_key key;
-	struct cache_stats st;
-};
 
 /* A validated, lowercased owner name and where its labels start, so that
  * the ancestors of a name are just suffixes of the same buffer. */
@@ -99,11 +70,6 @@ static const struct cache_policy default_policy = {
 
 /* ---- names ---------------------------------------------------------- */
 
-static inline uint8_t ascii_lower(uint8_t c)
-{
-	return (uint8_t)(c - 'A') < 26u ? (uint8_t)(c + 32) : c;
-}
-
 /* Validate an uncompressed absolute wire name and copy it lowercased.
  * Lowercasing the whole buffer bytewise is safe: label lengths are <= 63,
  * below 'A'. */
@@ -123,7 +89,7 @@ static int lname_from_wire(struct lname *n, const uint8_t *w, size_t len)
 	if (pos != len - 1)
 		return -1;
 	for (size_t i = 0; i < len; i++)
-		n->wire[i] = ascii_lower(w[i]);
+		n->wire[i] = cache_ascii_lower(w[i]);
 	n->len = len;
 	return 0;
 }
@@ -144,7 +110,7 @@ static bool rdf_is_name(const ldns_rdf *rdf, const struct lname *n)
 		return false;
 	d = ldns_rdf_data(rdf);
 	for (size_t i = 0; i < n->len; i++)
-		if (ascii_lower(d[i]) != n->wire[i])
+		if (cache_ascii_lower(d[i]) != n->wire[i])
 			return false;
 	return true;
 }
@@ -178,6 +144,21 @@ static uint32_t ttl_clamp(uint32_t ttl, uint32_t lo, uint32_t hi)
 	return ttl;
 }
 
+/* Min first, then max: max wins if they cross. */
+uint32_t cache_ttl_positive(const struct cache *c, uint32_t ttl)
+{
+	return ttl_clamp(ttl_sane(ttl), c->pol.min_ttl, c->pol.max_ttl);
+}
+
+uint32_t cache_ttl_negative(const struct cache *c, uint32_t soa_ttl, uint32_t soa_minimum)
+{
+	uint32_t t = ttl_sane(soa_ttl);
+
+	if (ttl_sane(soa_minimum) < t)
+		t = ttl_sane(soa_minimum);
+	return t < c->pol.max_negative_ttl ? t : c->pol.max_negative_ttl;
+}
+
 /* Seconds left, rounded up so a live entry never shows TTL 0 (a TTL of 0
  * handed to a client means "do not cache", which the data does not say). */
 static uint32_t ttl_remaining(const struct entry *e, uint64_t now_ms)
@@ -202,25 +183,13 @@ static bool entry_stale_ok(const struct cache *c, const struct entry *e, uint64_
 static uint64_t key_hash(const struct cache *c, const uint8_t *name, size_t len,
 			 uint16_t type, uint16_t cls)
 {
-	return siphash13(&c->key, (uint64_t)type | (uint64_t)cls << 16, name, len);
-}
-
-static struct entry *table_find(const struct cache *c, const uint8_t *name, size_t len,
-				uint16_t type, uint16_t cls, uint64_t hash)
-{
-	struct entry *e = c->table[hash & (c->nbuckets - 1)];
-
-	for (; e; e = e->chain)
-		if (e->hash == hash && e->type == type && e->cls == cls &&
-		    e->namelen == len && memcmp(e->data, name, len) == 0)
-			return e;
-	return NULL;
+	return cache_key_hash(c, name, len, type, cls, 0);
 }
 
 static struct entry *find_name(const struct cache *c, const uint8_t *name, size_t len,
 			       uint16_t type, uint16_t cls)
 {
-	return table_find(c, name, len, type, cls, key_hash(c, name, len, type, cls));
+	return cache_table_find(c, name, len, type, cls, 0, key_hash(c, name, len, type, cls));
 }
 
 /* Double the bucket array when the load passes 1.  On allocation failure
@@ -293,11 +262,15 @@ static void entry_insert(struct cache *c, struct entry *e)
 	c->entry_bytes += e->size;
 	if (e->flags & EF_NXDOMAIN)
 		c->n_nxdomain++;
+	if (e->flags & EF_ANSWER) {
+		c->n_answers++;
+		c->answer_bytes += e->size;
+	}
 	if (c->count > c->nbuckets)
 		table_grow(c);
 }
 
-static void entry_remove(struct cache *c, struct entry *e)
+void cache_entry_remove(struct cache *c, struct entry *e)
 {
 	table_unlink(c, e);
 	ring_unlink(c, e);
@@ -305,6 +278,10 @@ static void entry_remove(struct cache *c, struct entry *e)
 	c->entry_bytes -= e->size;
 	if (e->flags & EF_NXDOMAIN)
 		c->n_nxdomain--;
+	if (e->flags & EF_ANSWER) {
+		c->n_answers--;
+		c->answer_bytes -= e->size;
+	}
 	free(e);
 }
 
@@ -322,7 +299,7 @@ static void evict_one(struct cache *c, uint64_t now_ms)
 		struct entry *e = c->hand;
 
 		if (!entry_live(e, now_ms) || !(e->flags & EF_REFERENCED)) {
-			entry_remove(c, e);
+			cache_entry_remove(c, e);
 			c->st.evictions++;
 			return;
 		}
@@ -362,7 +339,7 @@ static uint8_t *put_record(uint8_t *p, const ldns_rr *rr, size_t rdlen)
 	return p;
 }
 
-static struct entry *entry_alloc(size_t datalen)
+struct entry *cache_entry_alloc(size_t datalen)
 {
 	struct entry *e = malloc(sizeof(*e) + datalen);
 
@@ -513,7 +490,7 @@ struct cache *cache_new(size_t max_bytes, const struct cache_policy *policy)
 static void free_all_entries(struct cache *c)
 {
 	while (c->hand)
-		entry_remove(c, c->hand);
+		cache_entry_remove(c, c->hand);
 }
 
 void cache_free(struct cache *c)
@@ -539,6 +516,99 @@ void cache_set_max_bytes(struct cache *c, size_t max_bytes)
 void cache_get_policy_defaults(struct cache_policy *policy)
 {
 	*policy = default_policy;
+}
+
+/* ---- answer entries: invalidation ----------------------------------
+ *
+ * The answers themselves are built and served by cache_answer.c, which
+ * needs msg.c's encoder; what invalidates them lives here, beside the
+ * stores and flushes that trigger it, so cache.c still links alone. */
+
+#define ANSWER_HDR_LEN 12u
+
+typedef bool (*name_pred)(const uint8_t *name, size_t len, const void *ud);
+
+/* A store for (name, type, cls) replaces what the answer with that key
+ * was built from: drop it. */
+static void answer_drop(struct cache *c, const uint8_t *name, size_t len, uint16_t type,
+			uint16_t cls)
+{
+	struct entry *e;
+
+	if (!c->n_answers)
+		return;
+	e = cache_table_find(c, name, len, type, cls, EF_ANSWER,
+			     cache_key_hash(c, name, len, type, cls, EF_ANSWER));
+	if (e)
+		cache_entry_remove(c, e);
+}
+
+/* Decode the (lowercased) name at message offset off of e's message into
+ * out.  Offsets before the blob are the question, which is e's key.  Our
+ * own encoder wrote these bytes; the bounds are checked all the same.
+ * Returns the offset just past the name where it sits, or 0. */
+static size_t answer_name(const struct entry *e, size_t off, uint8_t *out, size_t *outlen)
+{
+	const uint8_t *blob = cache_answer_blob(e);
+	size_t start = cache_answer_start(e), end = start + cache_answer_bloblen(e);
+	size_t n = 0, after = 0;
+
+	for (unsigned hops = 0; hops < 128;) {
+		const uint8_t *p;
+		size_t room;
+
+		if (off >= ANSWER_HDR_LEN && off < ANSWER_HDR_LEN + e->namelen) {
+			p = e->data + (off - ANSWER_HDR_LEN);
+			room = ANSWER_HDR_LEN + e->namelen - off;
+		} else if (off >= start && off < end) {
+			p = blob + (off - start);
+			room = end - off;
+		} else {
+			return 0;
+		}
+		if ((p[0] & 0xc0) == 0xc0) {
+			if (room < 2)
+				return 0;
+			if (!after)
+				after = off + 2;
+			off = (size_t)(p[0] & 0x3f) << 8 | p[1];
+			hops++;
+			continue;
+		}
+		if (p[0] > 63 || room < 1u + p[0] || n + 1u + p[0] > CACHE_NAME_WIRE_MAX)
+			return 0;
+		for (size_t i = 0; i <= p[0]; i++)
+			out[n + i] = i ? cache_ascii_lower(p[i]) : p[0];
+		n += 1u + p[0];
+		off += 1u + p[0];
+		if (p[0] == 0) {
+			*outlen = n;
+			return after ? after : off;
+		}
+	}
+	return 0;
+}
+
+/* Does answer entry e hold a record whose (lowercased) owner satisfies
+ * pred and whose type is type (any type when 0)?  For the flushes. */
+static bool answer_holds(const struct entry *e, uint16_t type, name_pred pred, const void *ud)
+{
+	size_t off = cache_answer_start(e), end = off + cache_answer_bloblen(e);
+	uint8_t name[CACHE_NAME_WIRE_MAX];
+	size_t len;
+
+	for (size_t i = 0; i < cache_answer_nttl(e) && off < end; i++) {
+		const uint8_t *f;
+
+		off = answer_name(e, off, name, &len);
+		if (!off || end - off < 10)
+			return true; /* unreadable: flushing it is the safe side */
+		f = cache_answer_blob(e) + (off - cache_answer_start(e));
+		if ((!type || cache_rd16(f) == type) && pred(name, len, ud))
+			return true;
+		off += 10u + cache_rd16(f + 8);
+	}
+	return false;
 }
 
 /* ---- storing -------------------------------------------------------- */
@@ -614,16 +684,16 @@ static void drop_nxdomain_above(struct cache *c, const struct lname *n, uint16_t
 		struct entry *e = find_name(c, s, n->len - n->off[i], TYPE_NXDOMAIN, cls);
 
 		if (e && may_replace(e, trust, now_ms))
-			entry_remove(c, e);
+			cache_entry_remove(c, e);
 	}
 }
 
 /* Put a built entry in place of `old` (may be NULL) and enforce the budget. */
-static void entry_commit(struct cache *c, struct entry *old, struct entry *e,
+void cache_entry_commit(struct cache *c, struct entry *old, struct entry *e,
 			 uint64_t now_ms)
 {
 	if (old)
-		entry_remove(c, old);
+		cache_entry_remove(c, old);
 	entry_insert(c, e);
 	c->st.inserts++;
 	evict_to_limit(c, now_ms);
@@ -656,16 +726,18 @@ static int store_positive(struct cache *c, const struct lname *n, const ldns_rr_
 	}
 	if (trust >= CACHE_NEGATIVE_TRUST)
 		drop_nxdomain_above(c, n, cls, trust, now_ms);
+	/* The answer built from the old data must not outlive it. */
+	answer_drop(c, n->wire, n->len, type, cls);
 	ttl = rrset_ttl(c, rrset);
 	if (ttl == 0) {
 		/* Zero lifetime: keep nothing, but the reply still replaces
 		 * what it outranks instead of leaving older data in place. */
 		if (old)
-			entry_remove(c, old);
+			cache_entry_remove(c, old);
 		return 0;
 	}
 
-	e = entry_alloc(n->len + rbytes + sbytes);
+	e = cache_entry_alloc(n->len + rbytes + sbytes);
 	if (!e) {
 		log_err("cache: out of memory storing an RRset");
 		return -1;
@@ -678,7 +750,7 @@ static int store_positive(struct cache *c, const struct lname *n, const ldns_rr_
 	e->nrr = (uint16_t)nrr;
 	e->nsig = (uint16_t)(rrsigs ? ldns_rr_list_rr_count(rrsigs) : 0);
 	put_list(put_list(e->data + n->len, rrset), rrsigs);
-	entry_commit(c, old, e, now_ms);
+	cache_entry_commit(c, old, e, now_ms);
 	return 0;
 }
 
@@ -701,17 +773,13 @@ int cache_store_rrset(struct cache *c, const ldns_rr_list *rrset,
 static int negative_ttl(const struct cache *c, const ldns_rr *soa, uint32_t *ttl)
 {
 	const ldns_rdf *min;
-	uint32_t t;
 
 	if (ldns_rr_get_type(soa) != LDNS_RR_TYPE_SOA || ldns_rr_rd_count(soa) < 7)
 		return -1;
 	min = ldns_rr_rdf(soa, 6);
 	if (ldns_rdf_size(min) != 4)
 		return -1;
-	t = ttl_sane(ldns_rr_ttl(soa));
-	if (ttl_sane(ldns_rdf2native_int32(min)) < t)
-		t = ttl_sane(ldns_rdf2native_int32(min));
-	*ttl = t < c->pol.max_negative_ttl ? t : c->pol.max_negative_ttl;
+	*ttl = cache_ttl_negative(c, ldns_rr_ttl(soa), ldns_rdf2native_int32(min));
 	return 0;
 }
 
@@ -726,7 +794,7 @@ static int build_negative(struct cache *c, const struct lname *q, uint16_t keyty
 
 	if (rdlen > 0xffff)
 		return -1;
-	e = entry_alloc(q->len + 1 + apex->len + 2 + rdlen);
+	e = cache_entry_alloc(q->len + 1 + apex->len + 2 + rdlen);
 	if (!e) {
 		log_err("cache: out of memory storing a negative answer");
 		return -1;
@@ -779,15 +847,18 @@ int cache_store_negative(struct cache *c, const ldns_rdf *qname,
 	}
 	if (!nxdomain)
 		drop_nxdomain_above(c, &q, (uint16_t)cls, CACHE_NEGATIVE_TRUST, now_ms);
+	/* For an NXDOMAIN the key type is the marker, but the question's
+	 * type names the answer this denial replaces. */
+	answer_drop(c, q.wire, q.len, (uint16_t)qtype, (uint16_t)cls);
 	if (ttl == 0) {
 		if (old)
-			entry_remove(c, old);
+			cache_entry_remove(c, old);
 		return 0;
 	}
 	if (build_negative(c, &q, keytype, (uint16_t)cls, nxdomain, soa, &apex, ttl,
 			   now_ms, &e) < 0)
 		return -1;
-	entry_commit(c, old, e, now_ms);
+	cache_entry_commit(c, old, e, now_ms);
 	return 0;
 }
 
@@ -802,7 +873,7 @@ static bool entry_usable(struct cache *c, struct entry *e, bool allow_stale,
 	if (entry_live(e, now_ms))
 		return true;
 	if (!entry_stale_ok(c, e, now_ms)) {
-		entry_remove(c, e);
+		cache_entry_remove(c, e);
 		return false;
 	}
 	*stale = true;
@@ -912,11 +983,13 @@ miss:
 
 /* ---- removal -------------------------------------------------------- */
 
-/* Remove every entry matching pred; a full scan, which is fine for the
- * control-socket operations that use it. */
-static size_t remove_matching(struct cache *c,
-			      bool (*pred)(const struct entry *e, const struct lname *n),
-			      const struct lname *n)
+/* Remove every entry whose key matches pred (and type, unless 0); a full
+ * scan, which is fine for the control-socket operations that use it.  An
+ * answer entry also goes when any record it holds matches: it was built
+ * from what is being flushed.  Answers are not counted: the count is of
+ * the RRsets and negatives an operator sees. */
+static size_t remove_matching(struct cache *c, name_pred pred, const struct lname *n,
+			      uint16_t type)
 {
 	size_t removed = 0;
 
@@ -924,48 +997,45 @@ static size_t remove_matching(struct cache *c,
 		struct entry *e = c->table[b], *next;
 
 		for (; e; e = next) {
+			bool match = (!type || e->type == type) && pred(e->data, e->namelen, n);
+
 			next = e->chain;
-			if (pred(e, n)) {
-				entry_remove(c, e);
+			if (!match && (e->flags & EF_ANSWER))
+				match = answer_holds(e, type, pred, n);
+			if (!match)
+				continue;
+			if (!(e->flags & EF_ANSWER))
 				removed++;
-			}
+			cache_entry_remove(c, e);
 		}
 	}
 	return removed;
 }
 
-static bool pred_same_name(const struct entry *e, const struct lname *n)
+static bool pred_same_name(const uint8_t *name, size_t len, const void *ud)
 {
-	return e->namelen == n->len && memcmp(e->data, n->wire, n->len) == 0;
+	const struct lname *n = ud;
+
+	return len == n->len && memcmp(name, n->wire, n->len) == 0;
 }
 
-static bool pred_at_or_below(const struct entry *e, const struct lname *n)
+static bool pred_at_or_below(const uint8_t *name, size_t len, const void *ud)
 {
-	return name_at_or_below(e->data, e->namelen, n->wire, n->len);
+	const struct lname *n = ud;
+
+	return name_at_or_below(name, len, n->wire, n->len);
 }
 
+/* A type is flushed in every class we hold it in.  The answer for
+ * (name, type) goes with it, and so does every answer holding a record of
+ * that name and type (a CNAME chain keyed at an alias, say). */
 size_t cache_flush_name(struct cache *c, const ldns_rdf *name, ldns_rr_type type)
 {
 	struct lname n;
-	size_t removed = 0;
 
 	if (!c || lname_from_rdf(&n, name) < 0)
 		return 0;
-	if (type == 0)
-		return remove_matching(c, pred_same_name, &n);
-	/* A type is flushed in every class we hold it in. */
-	for (size_t b = 0; b < c->nbuckets; b++) {
-		struct entry *e = c->table[b], *next;
-
-		for (; e; e = next) {
-			next = e->chain;
-			if (e->type == type && pred_same_name(e, &n)) {
-				entry_remove(c, e);
-				removed++;
-			}
-		}
-	}
-	return removed;
+	return remove_matching(c, pred_same_name, &n, (uint16_t)type);
 }
 
 size_t cache_flush_zone(struct cache *c, const ldns_rdf *name)
@@ -974,7 +1044,7 @@ size_t cache_flush_zone(struct cache *c, const ldns_rdf *name)
 
 	if (!c || lname_from_rdf(&n, name) < 0)
 		return 0;
-	return remove_matching(c, pred_at_or_below, &n);
+	return remove_matching(c, pred_at_or_below, &n, 0);
 }
 
 /* Drops every entry and shrinks the bucket array back to its first size. */
@@ -1044,7 +1114,8 @@ void cache_walk(struct cache *c, const ldns_rdf *below, uint64_t now_ms,
 		return;
 	for (size_t b = 0; b < c->nbuckets; b++) {
 		for (const struct entry *e = c->table[b]; e; e = e->chain) {
-			if (!entry_live(e, now_ms))
+			/* answers are derived from the entries walked */
+			if (!entry_live(e, now_ms) || (e->flags & EF_ANSWER))
 				continue;
 			if (below && !name_at_or_below(e->data, e->namelen, zone.wire,
 						       zone.len))
@@ -1058,9 +1129,11 @@ void cache_walk(struct cache *c, const ldns_rdf *below, uint64_t now_ms,
 void cache_get_stats(const struct cache *c, struct cache_stats *st)
 {
 	*st = c->st;
-	st->entries = c->count;
+	st->entries = c->count - c->n_answers;
 	st->bytes = cache_bytes(c);
 	st->max_bytes = c->max_bytes;
+	st->answers = c->n_answers;
+	st->answer_bytes = c->answer_bytes;
 }
 
 const char *cache_trust_str(enum cache_trust t)

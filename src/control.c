@@ -147,6 +147,7 @@ static const struct ctl_cmd {
 } commands[] = {
 	{ "status", NULL, control_cmd_status, "status" },
 	{ "stats", NULL, control_cmd_stats, "stats [--reset] [--prometheus]" },
+	{ "stack", NULL, control_cmd_stack, "stack" },
 	{ "cache", "lookup", control_cmd_cache_lookup, "cache lookup NAME [TYPE]" },
 	{ "cache", "dump", control_cmd_cache_dump, "cache dump" },
 	{ "cache", "load", control_cmd_cache_load, "cache load /ABSOLUTE/FILE" },

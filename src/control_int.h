@@ -4,7 +4,7 @@
  *
  * The split: control.c owns the socket, the connections and the framing;
  * control_proto.c the buffer, the emitter and small parsers;
- * control_stats.c "status" and "stats"; control_cache.c the cache and
+ * control_stats.c "status", "stats" and "stack"; control_cache.c the cache and
  * infra commands, including the streamed dump and load.
  *
  * Functions shared between these files carry the module prefix control_
@@ -19,6 +19,7 @@
 #include <sys/types.h>
 
 #include "control.h"
+#include "stack.h"
 
 /* ---- output buffer ---------------------------------------------------- */
 
@@ -86,11 +87,13 @@ void control_addr_str(const struct sockaddr *sa, char *out, size_t len);
 /* Counters as read from every module at one moment; "stats" reports the
  * difference to the snapshot taken at the last reset. */
 struct ctl_snapshot {
-	bool has_req, has_cache, has_up, has_srv, has_infra;
+	bool has_req, has_cache, has_up, has_srv, has_infra, has_stack;
 	struct request_stats req;
 	struct cache_stats cache;
 	struct upstream_stats up;
 	struct server_stats srv;
+	struct stack_stats stack;  /* raw mode */
+	uint64_t stack_arp_entries, stack_tcp_conns;
 	uint64_t infra_entries;
 	uint64_t at_ms;
 };
@@ -150,6 +153,7 @@ int control_fail(struct ctl_req *r, const char *fmt, ...)
 /* control_stats.c */
 int control_cmd_status(struct ctl_req *r);
 int control_cmd_stats(struct ctl_req *r);
+int control_cmd_stack(struct ctl_req *r);
 void control_snapshot_take(struct control *c, struct ctl_snapshot *s);
 
 /* control_cache.c */

@@ -1,4 +1,4 @@
-/* control_stats.c — "status" and "stats".
+/* control_stats.c — "status", "stats" and "stack".
  *
  * Counters live in their modules and are only read here.  "stats --reset"
  * must not reach into them (no module offers a reset, and zeroing would
@@ -6,7 +6,13 @@
  * the last reset and reports the difference; gauges (in flight, entries,
  * bytes, open connections) are reported as they are.  Every metric is
  * built once into a list of samples and then written in one of three
- * forms: "name=value" text, JSON, or Prometheus text exposition. */
+ * forms: "name=value" text, JSON, or Prometheus text exposition.
+ *
+ * Raw mode adds the stack's side: its interface in "status", its counters
+ * (frames, packets per protocol, drops by reason) in "stats", and "stack",
+ * a netstat-like listing of the ARP cache and every TCP connection with
+ * its state, read from the stack at the moment of asking. */
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,10 +31,54 @@ static const char *mode_name(const struct control *c)
 	return c->env.cfg->mode == CFG_MODE_RAW ? "raw" : "kernel";
 }
 
+/* The raw transport's stack, if this process runs one that is still up. */
+static bool raw_info(const struct control *c, struct net_raw_info *ri)
+{
+	return c->env.net && net_raw_get_info(c->env.net, ri) && ri->st;
+}
+
+static void ip4_text(uint32_t addr, char *buf, size_t len)
+{
+	struct in_addr ia = { htonl(addr) };
+
+	if (!inet_ntop(AF_INET, &ia, buf, (socklen_t)len))
+		snprintf(buf, len, "?");
+}
+
+static void mac_text(const uint8_t mac[6], char *buf, size_t len)
+{
+	snprintf(buf, len, "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2], mac[3],
+		 mac[4], mac[5]);
+}
+
+/* Interface, MAC and addresses: shared by "status" and "stack". */
+static void emit_raw_link(struct ctl_emit *e, const struct net_raw_info *ri)
+{
+	char buf[64], ip[INET_ADDRSTRLEN];
+	uint8_t mac[6];
+
+	control_emit_str(e, "raw-interface", ri->ifname);
+	stack_get_mac(ri->st, mac);
+	mac_text(mac, buf, sizeof(buf));
+	control_emit_str(e, "raw-mac", buf);
+	ip4_text(ri->addr, ip, sizeof(ip));
+	snprintf(buf, sizeof(buf), "%s/%u", ip, ri->prefix_len);
+	control_emit_str(e, "raw-address", buf);
+	if (ri->gateway) {
+		ip4_text(ri->gateway, ip, sizeof(ip));
+		control_emit_str(e, "raw-gateway", ip);
+	} else {
+		control_emit_null(e, "raw-gateway", "none");
+	}
+	control_emit_u64(e, "raw-mtu", ri->mtu);
+	control_emit_bool(e, "raw-faults", ri->faults);
+}
+
 int control_cmd_status(struct ctl_req *r)
 {
 	struct control *c = r->ctl;
 	const struct config *cfg = c->env.cfg;
+	struct net_raw_info ri;
 	struct ctl_emit e;
 	char addr[64];
 
@@ -40,6 +90,8 @@ int control_cmd_status(struct ctl_req *r)
 	control_emit_u64(&e, "uptime", (control_now_ms(c) - c->env.start_ms) / 1000);
 	control_emit_str(&e, "config", cfg->file ? cfg->file : "(none)");
 	control_emit_str(&e, "mode", mode_name(c));
+	if (raw_info(c, &ri))
+		emit_raw_link(&e, &ri);
 	control_emit_u64(&e, "workers", cfg->workers);
 	control_emit_u64(&e, "verbosity", (uint64_t)log_get_verbosity());
 	control_emit_arr(&e, "listeners");
@@ -62,9 +114,20 @@ static uint64_t sub_sat(uint64_t a, uint64_t b)
 	return a > b ? a - b : 0;
 }
 
+static void count_arp(const struct stack_arp_info *info, void *ud)
+{
+	(*(uint64_t *)ud)++;
+}
+
+static void count_tcp(const struct stack_tcp_info *info, void *ud)
+{
+	(*(uint64_t *)ud)++;
+}
+
 void control_snapshot_take(struct control *c, struct ctl_snapshot *s)
 {
 	const struct control_env *env = &c->env;
+	struct net_raw_info ri;
 
 	memset(s, 0, sizeof(*s));
 	s->at_ms = control_now_ms(c);
@@ -82,6 +145,11 @@ void control_snapshot_take(struct control *c, struct ctl_snapshot *s)
 		server_get_stats(env->server, &s->srv);
 	if ((s->has_infra = env->infra != NULL))
 		s->infra_entries = infra_count(env->infra);
+	if ((s->has_stack = raw_info(c, &ri))) {
+		stack_get_stats(ri.st, &s->stack);
+		stack_arp_walk(ri.st, count_arp, &s->stack_arp_entries);
+		stack_tcp_walk(ri.st, count_tcp, &s->stack_tcp_conns);
+	}
 }
 
 /* ---- the metric list --------------------------------------------------- */
@@ -277,9 +345,64 @@ static void add_server(struct ctl_metrics *m, const struct server_stats *cur,
 	GAUGE(m, "server_tcp_open", "TCP client connections open", cur->tcp_open);
 }
 
+/* Raw mode: the stack's counters, labelled by direction or protocol, and
+ * every drop reason (zeros included, so that a rate is always defined). */
+static void add_stack(struct ctl_metrics *m, const struct stack_stats *cur,
+		      const struct stack_stats *base, const struct ctl_snapshot *now)
+{
+	static const char *fr = "Ethernet frames through the TAP device";
+	static const char *by = "Bytes of Ethernet frames through the TAP device";
+	static const char *pin = "Packets received by the stack, by protocol";
+	static const char *pout = "Packets sent by the stack, by protocol";
+	static const char *dr = "Frames or packets the stack dropped, by reason";
+	const struct {
+		const char *proto;
+		uint64_t in, bin, out, bout;
+	} p[] = {
+		{ "arp", cur->arp_in, base->arp_in, cur->arp_out, base->arp_out },
+		{ "ip", cur->ip_in, base->ip_in, cur->ip_out, base->ip_out },
+		{ "icmp", cur->icmp_in, base->icmp_in, cur->icmp_out, base->icmp_out },
+		{ "udp", cur->udp_in, base->udp_in, cur->udp_out, base->udp_out },
+		{ "tcp", cur->tcp_in, base->tcp_in, cur->tcp_out, base->tcp_out },
+	};
+	size_t np = sizeof(p) / sizeof(p[0]);
+
+#define STK(field, help_text) \
+	CTR(m, "stack_" #field, help_text, sub_sat(cur->field, base->field))
+	add_labelled(m, "stack_frames", fr, K_COUNTER, "direction", "in",
+		     sub_sat(cur->frames_in, base->frames_in));
+	add_labelled(m, "stack_frames", fr, K_COUNTER, "direction", "out",
+		     sub_sat(cur->frames_out, base->frames_out));
+	add_labelled(m, "stack_bytes", by, K_COUNTER, "direction", "in",
+		     sub_sat(cur->bytes_in, base->bytes_in));
+	add_labelled(m, "stack_bytes", by, K_COUNTER, "direction", "out",
+		     sub_sat(cur->bytes_out, base->bytes_out));
+	for (size_t i = 0; i < np; i++)
+		add_labelled(m, "stack_packets_in", pin, K_COUNTER, "protocol", p[i].proto,
+			     sub_sat(p[i].in, p[i].bin));
+	for (size_t i = 0; i < np; i++)
+		add_labelled(m, "stack_packets_out", pout, K_COUNTER, "protocol", p[i].proto,
+			     sub_sat(p[i].out, p[i].bout));
+	STK(tcp_active_opens, "TCP connections the stack opened (upstream TCP)");
+	STK(tcp_passive_opens, "TCP connections the stack accepted (clients)");
+	STK(tcp_retransmits, "TCP segments retransmitted");
+	STK(tcp_resets_out, "TCP resets sent");
+	STK(tcp_resets_in, "TCP resets received");
+	STK(tcp_timeouts, "TCP connections aborted after too many retransmissions");
+#undef STK
+	for (int i = 0; i < STACK_DROP_MAX; i++)
+		add_labelled(m, "stack_drops", dr, K_COUNTER, "reason",
+			     stack_drop_name((enum stack_drop)i),
+			     sub_sat(cur->drops[i], base->drops[i]));
+	GAUGE(m, "stack_arp_entries", "Entries in the stack's ARP cache", now->stack_arp_entries);
+	GAUGE(m, "stack_tcp_connections", "TCP connections and listeners in the stack",
+	      now->stack_tcp_conns);
+}
+
 static void build_metrics(struct control *c, const struct ctl_snapshot *cur,
 			  struct ctl_metrics *m)
 {
+	static const struct stack_stats zero_stack;
 	const struct ctl_snapshot *base = &c->base;
 
 	GAUGE(m, "uptime_seconds", "Seconds since the daemon started",
@@ -297,6 +420,8 @@ static void build_metrics(struct control *c, const struct ctl_snapshot *cur,
 	if (cur->has_infra)
 		GAUGE(m, "infra_entries", "Upstream servers known to the infra cache",
 		      cur->infra_entries);
+	if (cur->has_stack)
+		add_stack(m, &cur->stack, base->has_stack ? &base->stack : &zero_stack, cur);
 	GAUGE(m, "control_clients", "Control socket clients connected", c->n_conns);
 }
 
@@ -419,5 +544,97 @@ int control_cmd_stats(struct ctl_req *r)
 	free(m.s);
 	if (reset)
 		c->base = cur;
+	return 0;
+}
+
+/* ---- stack -------------------------------------------------------------- */
+
+struct stack_list {
+	struct ctl_emit *e;
+	uint64_t now;
+};
+
+/* Text: "198.18.0.1 at 4a:1f:fe:51:37:f9 resolved expires-in 58s queued 0". */
+static void emit_arp(const struct stack_arp_info *a, void *ud)
+{
+	struct stack_list *l = ud;
+	char ip[INET_ADDRSTRLEN], mac[24], line[160];
+	uint64_t left = a->expires_ms > l->now ? a->expires_ms - l->now : 0;
+
+	ip4_text(a->addr, ip, sizeof(ip));
+	mac_text(a->mac, mac, sizeof(mac));
+	if (!l->e->json) {
+		snprintf(line, sizeof(line), "%s at %s %s %s %llums queued %u", ip,
+			 a->resolved ? mac : "(incomplete)",
+			 a->resolved ? "resolved" : "resolving",
+			 a->resolved ? "expires-in" : "retry-in", (unsigned long long)left,
+			 a->queued);
+		control_emit_str(l->e, "arp", line);
+		return;
+	}
+	control_emit_obj(l->e, "arp");
+	control_emit_str(l->e, "address", ip);
+	if (a->resolved)
+		control_emit_str(l->e, "mac", mac);
+	else
+		control_emit_null(l->e, "mac", "(incomplete)");
+	control_emit_bool(l->e, "resolved", a->resolved);
+	control_emit_u64(l->e, "expires-in-ms", left);
+	control_emit_u64(l->e, "queued", a->queued);
+	control_emit_end(l->e);
+}
+
+/* Text, netstat's columns: "198.18.0.2:53 198.18.0.1:41234 ESTABLISHED
+ * sendq 0 rto 1000 retries 0". */
+static void emit_tcp(const struct stack_tcp_info *t, void *ud)
+{
+	struct stack_list *l = ud;
+	char la[INET_ADDRSTRLEN], ra[INET_ADDRSTRLEN], loc[32], rem[32], line[200];
+
+	ip4_text(t->local_addr, la, sizeof(la));
+	ip4_text(t->remote_addr, ra, sizeof(ra));
+	snprintf(loc, sizeof(loc), "%s:%u", la, t->local_port);
+	snprintf(rem, sizeof(rem), "%s:%u", ra, t->remote_port);
+	if (!l->e->json) {
+		snprintf(line, sizeof(line), "%s %s %s sendq %u rto %u retries %u%s", loc, rem,
+			 stack_tcp_state_name(t->state), t->send_queued, t->rto_ms, t->retries,
+			 t->user_attached ? "" : " (closing)");
+		control_emit_str(l->e, "tcp", line);
+		return;
+	}
+	control_emit_obj(l->e, "tcp");
+	control_emit_str(l->e, "local", loc);
+	control_emit_str(l->e, "remote", rem);
+	control_emit_str(l->e, "state", stack_tcp_state_name(t->state));
+	control_emit_u64(l->e, "send-queued", t->send_queued);
+	control_emit_u64(l->e, "rto-ms", t->rto_ms);
+	control_emit_u64(l->e, "retries", t->retries);
+	control_emit_bool(l->e, "attached", t->user_attached);
+	control_emit_end(l->e);
+}
+
+/* "stack": the raw-mode link, ARP cache and TCP table (JSON: arrays
+ * "arps" and "tcps" of objects). */
+int control_cmd_stack(struct ctl_req *r)
+{
+	struct control *c = r->ctl;
+	struct net_raw_info ri;
+	struct ctl_emit e;
+	struct stack_list l = { &e, control_now_ms(c) };
+
+	if (r->argc != 1)
+		return control_fail(r, "usage: stack");
+	if (!raw_info(c, &ri))
+		return control_fail(r, "no raw-mode stack in this process (mode %s)",
+				    mode_name(c));
+	control_emit_begin(&e, r->out, r->json);
+	emit_raw_link(&e, &ri);
+	control_emit_arr(&e, "arps");
+	stack_arp_walk(ri.st, emit_arp, &l);
+	control_emit_end(&e);
+	control_emit_arr(&e, "tcps");
+	stack_tcp_walk(ri.st, emit_tcp, &l);
+	control_emit_end(&e);
+	control_emit_finish(&e);
 	return 0;
 }

@@ -1,8 +1,14 @@
 /* main.c — rootwalkd: arguments, configuration, privileges, signals and
  * the event loop.  Everything that resolves lives in the modules; this
  * file only wires them together in the order their lifetimes need:
- * config -> hints/cache/infra -> upstream -> request -> server (bind) ->
- * drop privileges -> run -> tear down in reverse. */
+ * config -> hints/cache/infra -> transport -> upstream -> request -> server
+ * (bind) -> drop privileges -> run -> tear down in reverse.
+ *
+ * The transport (transport.h) is kernel sockets, or in raw mode the
+ * userspace stack on a TAP device (opened, or created, before privileges
+ * are dropped).  Server and upstream only borrow it, so it is closed after
+ * both have closed their sockets and freed after the loop has let every
+ * handle go. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -28,6 +34,7 @@
 #include "log.h"
 #include "request.h"
 #include "server.h"
+#include "transport.h"
 #include "upstream.h"
 
 #define INFRA_ENTRY_TTL_MS (15u * 60u * 1000u)
@@ -38,6 +45,7 @@ struct daemon {
 	struct hints *hints;
 	struct cache *cache;
 	struct infra *infra;
+	struct net *net;
 	struct upstream *up;
 	struct request_ctx *req;
 	struct server *srv;
@@ -189,7 +197,8 @@ static void iter_env_from(struct daemon *d)
 	d->env.lim.max_upstream_queries = cfg->max_upstream_queries;
 	d->env.lim.max_subquery_depth = cfg->max_subquery_depth;
 	d->env.do_ip4 = cfg->do_ip4;
-	d->env.do_ip6 = cfg->do_ip6 && host_has_global_ipv6();
+	/* Raw mode is IPv4 only: the stack has one IPv4 address. */
+	d->env.do_ip6 = cfg->mode != CFG_MODE_RAW && cfg->do_ip6 && host_has_global_ipv6();
 }
 
 /* control "reload": read the file again and apply what can change while
@@ -236,13 +245,26 @@ static int control_setup(struct daemon *d)
 	char err[CONFIG_ERR_MAX];
 	struct control_env env = {
 		.cfg = &d->cfg, .cache = d->cache, .infra = d->infra, .server = d->srv,
-		.req = d->req, .up = d->up, .start_ms = d->start_ms,
+		.req = d->req, .up = d->up, .net = d->net, .start_ms = d->start_ms,
 		.reload = on_control_reload, .stop = on_control_stop, .ud = d,
 	};
 
 	d->ctl = control_new(d->loop, &env, err, sizeof(err));
 	if (!d->ctl) {
 		log_err("control socket: %s", err);
+		return -1;
+	}
+	return 0;
+}
+
+/* Kernel sockets, or the stack on a TAP in raw mode.  0, or -1 logged. */
+static int net_setup(struct daemon *d)
+{
+	if (d->cfg.mode == CFG_MODE_RAW)
+		return net_raw_open(d->loop, &d->cfg, &d->net) == 0 ? 0 : -1;
+	d->net = net_kernel_new(d->loop);
+	if (!d->net) {
+		log_err("out of memory setting up the sockets");
 		return -1;
 	}
 	return 0;
@@ -269,14 +291,17 @@ static int daemon_setup(struct daemon *d)
 	d->infra = infra_new(d->cfg.infra_cache_size, INFRA_ENTRY_TTL_MS);
 	d->loop = uv_default_loop();
 	d->start_ms = uv_now(d->loop);
-	d->up = d->infra ? upstream_new(d->loop, d->infra, &uo) : NULL;
+	if (net_setup(d) != 0)
+		return -1;
+	d->up = d->infra ? upstream_new_net(d->loop, d->net, d->infra, &uo) : NULL;
 	if (!d->cache || !d->infra || !d->up) {
 		log_err("out of memory setting up the resolver");
 		return -1;
 	}
 	iter_env_from(d);
 	d->req = request_ctx_new(d->loop, &d->env, d->up, &d->cfg);
-	d->srv = d->req ? server_new(d->loop, &d->cfg, request_handle, d->req) : NULL;
+	d->srv = d->req ? server_new_net(d->loop, d->net, &d->cfg, request_handle, d->req)
+		       : NULL;
 	if (!d->srv) {
 		log_err("out of memory setting up the server");
 		return -1;
@@ -302,7 +327,10 @@ static void close_walk(uv_handle_t *h, void *arg)
 }
 
 /* Reverse of daemon_setup.  Handles close through the loop, so the loop
- * runs once more before the memory behind them goes. */
+ * runs once more before the memory behind them goes.  The transport is
+ * closed after server and upstream have closed every socket of theirs,
+ * and before uv_walk: a raw transport's TAP and timer handles close
+ * through it, which frees the stack. */
 static void daemon_teardown(struct daemon *d)
 {
 	if (d->ctl)
@@ -313,6 +341,8 @@ static void daemon_teardown(struct daemon *d)
 		server_stop(d->srv);
 	if (d->up)
 		upstream_free(d->up);
+	if (d->net)
+		net_close(d->net, NULL, NULL);
 	if (d->loop) {
 		uv_walk(d->loop, close_walk, NULL);
 		uv_run(d->loop, UV_RUN_DEFAULT);
@@ -321,6 +351,7 @@ static void daemon_teardown(struct daemon *d)
 		control_free(d->ctl);
 	if (d->srv)
 		server_free(d->srv);
+	net_free(d->net);
 	infra_free(d->infra);
 	cache_free(d->cache);
 	hints_free(d->hints);

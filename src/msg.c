@@ -281,13 +281,16 @@ size_t msg_udp_limit(const struct msg_query *q, size_t our_max_udp)
 
 /* Output under construction.  ctab holds offsets where a name we wrote
  * (owner names and compressible RDATA names only) continues: pointers may
- * go there. */
+ * go there.  When ttl_off is set, the offset of every RR's TTL field is
+ * recorded there (the answer cache patches TTLs in place). */
 struct wbuf {
 	uint8_t *p;
 	size_t len;
 	size_t cap;
 	uint16_t ctab[CTAB_MAX];
 	unsigned nc;
+	uint16_t *ttl_off;
+	size_t nttl, ttl_cap;
 };
 
 static int put(struct wbuf *w, const void *data, size_t n)
@@ -440,8 +443,12 @@ static int put_rr(struct wbuf *w, const ldns_rr *rr)
 	wr16(fixed + 2, (uint16_t)ldns_rr_get_class(rr));
 	wr32(fixed + 4, ldns_rr_ttl(rr));
 	wr16(fixed + 8, 0);
+	if (w->ttl_off && w->nttl == w->ttl_cap)
+		return -ENOSPC;
 	if (put(w, fixed, sizeof(fixed)) < 0)
 		return -ENOSPC;
+	if (w->ttl_off)
+		w->ttl_off[w->nttl++] = (uint16_t)(w->len - 6);
 	size_t rdstart = w->len;
 	r = put_rdata(w, rr);
 	if (r < 0)
@@ -452,12 +459,15 @@ static int put_rr(struct wbuf *w, const ldns_rr *rr)
 	return 0;
 }
 
-/* Drop what was written from off on, including pointer targets there. */
+/* Drop what was written from off on, including pointer targets and TTL
+ * offsets there. */
 static void rollback(struct wbuf *w, size_t off)
 {
 	w->len = off;
 	while (w->nc && w->ctab[w->nc - 1] >= off)
 		w->nc--;
+	while (w->nttl && w->ttl_off[w->nttl - 1] >= off)
+		w->nttl--;
 }
 
 static bool same_rrset(const ldns_rr *a, const ldns_rr *b)
@@ -625,4 +635,47 @@ size_t msg_build_response(const struct msg_query *q, uint16_t rcode,
 	}
 	put_header(out, q, rcode, tc, counts);
 	return w.len;
+}
+
+/* The answer cache stores sections once, in the exact bytes
+ * msg_build_response() would write after this question, and later copies
+ * them behind any client's question of the same length.  So the question
+ * goes in first (its labels are pointer targets, offset 12 first), then
+ * the sections through the same writer; nothing may be cut. */
+int msg_encode_sections(const uint8_t *qname, size_t qname_len, uint16_t qtype,
+			uint16_t qclass, const ldns_rr_list *answer,
+			const ldns_rr_list *authority, uint8_t *out, size_t cap,
+			uint16_t *ttl_off, size_t ttl_cap, struct msg_sections *res)
+{
+	struct wbuf w = {
+		.p = out,
+		.cap = cap < MSG_MAX_TCP ? cap : MSG_MAX_TCP,
+		.ttl_off = ttl_off,
+		.ttl_cap = ttl_cap,
+	};
+	struct msg_query q;
+	uint16_t counts[2] = { 0 };
+	int r;
+
+	memset(res, 0, sizeof(*res));
+	if (!ttl_off || !qname_len || !wire_name_ok(qname, qname_len))
+		return -EINVAL;
+	memset(&q, 0, sizeof(q));
+	memcpy(q.qname, qname, qname_len);
+	q.qname_len = (uint16_t)qname_len;
+	q.qtype = qtype;
+	q.qclass = qclass;
+	if (put_question(&w, &q) < 0)
+		return -ENOSPC;
+	res->start = w.len;
+	r = put_section(&w, answer, &counts[0]);
+	if (r == 0)
+		r = put_section(&w, authority, &counts[1]);
+	if (r != 0)
+		return r > 0 ? -ENOSPC : r;
+	res->len = w.len;
+	res->ancount = counts[0];
+	res->nscount = counts[1];
+	res->nttl = w.nttl;
+	return 0;
 }

@@ -1,5 +1,11 @@
 /* request.c — see request.h.  One struct request per distinct question in
- * flight; clients asking the same question while it runs wait on it. */
+ * flight; clients asking the same question while it runs wait on it.
+ *
+ * A question is first offered to the cache's wire-form answers
+ * (cache_answer_hit): a hit is answered there and then, without a
+ * malloc, an ldns object, or the iterator.  Only a miss takes the path
+ * below, and every NOERROR/NXDOMAIN answer that path produces is stored
+ * back in wire form for the next client. */
 #include "request.h"
 
 #include <stdlib.h>
@@ -10,7 +16,8 @@
 #include "rnd.h"
 #include "stale.h"
 
-#define REQ_KEY_MAX (MSG_MAX_NAME + 5)
+#define REQ_KEY_EXTRA 5 /* type, class, CD after the name */
+#define REQ_KEY_MAX (MSG_MAX_NAME + REQ_KEY_EXTRA)
 
 /* One client waiting for an answer. */
 struct waiter {
@@ -148,6 +155,25 @@ static void answer_client(struct request_ctx *rc, struct server_client *c,
 	server_reply(c, rc->wire, len);
 }
 
+/* Keep the iterator's answer in wire form for cache_answer_hit().  key
+ * starts with the lowercased qname (make_key).  Only a real resolution's
+ * NOERROR or NXDOMAIN is kept: never SERVFAIL, never stale data (which
+ * does not come through the iterator), never an empty message. */
+static void store_answer(struct request_ctx *rc, const uint8_t *key, size_t keylen,
+			 uint16_t qtype, uint16_t qclass, const struct iter_q *iq)
+{
+	uint16_t rcode = (uint16_t)iter_rcode(iq);
+	const ldns_rr_list *an = iter_answer(iq), *ns = iter_authority(iq);
+
+	if (rcode != LDNS_RCODE_NOERROR && rcode != LDNS_RCODE_NXDOMAIN)
+		return;
+	if (ldns_rr_list_rr_count(an) == 0 && ldns_rr_list_rr_count(ns) == 0)
+		return;
+	if (cache_store_answer(rc->env->cache, key, keylen - REQ_KEY_EXTRA, qtype, qclass,
+			       rcode, an, ns, uv_now(rc->loop)) < 0)
+		log_query("request: type %u: answer not kept in wire form", qtype);
+}
+
 static void deadline_closed(uv_handle_t *h)
 {
 	struct request *r = h->data;
@@ -202,6 +228,7 @@ static void finish(struct request *r, bool use_iter)
 		rcode = (uint16_t)iter_rcode(r->iq);
 		an = iter_answer(r->iq);
 		ns = iter_authority(r->iq);
+		store_answer(rc, r->key, r->keylen, r->qtype, r->qclass, r->iq);
 	}
 	if (r->uq) {
 		upstream_cancel(r->uq);
@@ -379,18 +406,54 @@ static void prefetch(struct request_ctx *rc, const struct msg_query *q,
 	start_resolution(rc, iq, &out, NULL, q, key, keylen, hash);
 }
 
+/* A wire-form answer is due for refresh: start the background
+ * resolution unless one for this question already runs. */
+static void prefetch_hit(struct request_ctx *rc, const struct msg_query *q)
+{
+	uint8_t key[REQ_KEY_MAX];
+	size_t keylen = make_key(q, key);
+	uint32_t hash = key_hash(rc, key, keylen);
+
+	if (!table_find(rc, key, keylen, hash))
+		prefetch(rc, q, key, keylen, hash);
+}
+
+/* The fast path: the whole response comes from the cache's wire-form
+ * answers into rc->wire.  Returns false on a miss (or an answer too big
+ * for this client's limit, which the slow path truncates properly). */
+static bool answer_hit(struct request_ctx *rc, struct server_client *c,
+		       const struct msg_query *q, uint64_t now)
+{
+	bool due = false;
+	size_t len = cache_answer_hit(rc->env->cache, q, now, rc->wire, sizeof(rc->wire),
+				      server_client_max_len(c, q), &due);
+
+	if (!len)
+		return false;
+	rc->st.cache_answers++;
+	count_answer(rc, rc->wire[3] & 0xf, now);
+	server_reply(c, rc->wire, len);
+	if (due && rc->cfg->prefetch)
+		prefetch_hit(rc, q);
+	return true;
+}
+
 void request_handle(void *ud, struct server_client *c, const struct msg_query *q)
 {
 	struct request_ctx *rc = ud;
 	uint64_t now = uv_now(rc->loop);
 	uint8_t key[REQ_KEY_MAX];
-	size_t keylen = make_key(q, key);
-	uint32_t hash = key_hash(rc, key, keylen);
+	size_t keylen;
+	uint32_t hash;
 	struct request *r;
 
 	rc->st.queries++;
 	rc->st.by_qtype[q->qtype < 255 ? q->qtype : 255]++;
+	if (answer_hit(rc, c, q, now))
+		return;
 
+	keylen = make_key(q, key);
+	hash = key_hash(rc, key, keylen);
 	r = table_find(rc, key, keylen, hash);
 	if (r) {
 		struct waiter *w = waiter_new(c, q, now);
@@ -418,6 +481,9 @@ void request_handle(void *ud, struct server_client *c, const struct msg_query *q
 		rc->st.cache_answers += iter_from_cache(iq);
 		answer_client(rc, c, q, (uint16_t)iter_rcode(iq), iter_answer(iq),
 			      iter_authority(iq), now);
+		/* Assembled from cached RRsets (say, after the answer entry was
+		 * dropped by a store for its key): keep it for the next client. */
+		store_answer(rc, key, keylen, q->qtype, q->qclass, iq);
 		iter_free(iq);
 		if (refresh)
 			prefetch(rc, q, key, keylen, hash);

@@ -1,12 +1,10 @@
 /* server.c — the client-facing listeners (see server.h).
  *
- * One UDP and one TCP socket per configured address.  The sockets are
- * opened here rather than by uv_*_bind so that SO_REUSEPORT (for workers
- * sharing a port; libuv only sets SO_REUSEADDR on Linux) and IPV6_V6ONLY
- * (so 0.0.0.0 and :: can both take a port) are set before bind(); libuv
- * then adopts them with uv_udp_open/uv_tcp_open.  UDP reads use recvmmsg
- * when libuv offers it, into one buffer per listener that lives as long
- * as the listener.
+ * One UDP and one TCP listener per configured address, opened through the
+ * transport seam (transport.h): kernel sockets (net_kernel.c keeps the
+ * socket options and recvmmsg) or the raw-mode stack.  The transport says
+ * where a listen address really binds (raw mode has one IPv4 address), and
+ * an address bound twice is served once.
  *
  * Every message, datagram or TCP frame, takes the same path: ACL (deny:
  * drop; refuse: REFUSED), msg_parse_query, errors answered here, and a
@@ -18,12 +16,15 @@
  * out as they finish, each with its length prefix.  The idle timer runs
  * only while no query is pending and restarts after each message.
  *
- * Lifetimes: a connection is refcounted (its handles + one per query in
+ * Lifetimes: a connection is refcounted (its idle timer + one per query in
  * flight), so a client stays valid after its connection died and its
- * reply is then discarded.  Memory goes once every libuv handle has
- * reported its close and server_free() was called, in either order:
- * server_stop(); run the loop; server_free() — or server_stop();
- * server_free(); run the loop (the last close callback frees). */
+ * reply is then discarded.  The transport never calls back for a closed
+ * stream; the connection's memory waits for its timer's close callback,
+ * so code running inside a stream callback may close it and go on
+ * looking at it.  Memory goes once every timer has reported its close and
+ * server_free() was called, in either order: server_stop(); run the loop;
+ * server_free() — or server_stop(); server_free(); run the loop (the last
+ * close callback frees). */
 #include "server.h"
 
 #include <errno.h>
@@ -32,12 +33,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <unistd.h>
 
 #include "log.h"
+#include "transport.h"
 
-#define UDP_CHUNK 65536       /* libuv slices a recvmmsg buffer in 64 KiB */
-#define UDP_MMSG_CHUNKS 8     /* datagrams per recvmmsg call */
 #define TCP_BACKLOG 256
 #define TCP_RBUF_INIT 4096
 #define TCP_RBUF_MAX (2 + MSG_MAX_TCP)
@@ -47,23 +46,19 @@
 #define ADDR_STR_MAX 64       /* "[v6 address]@port" */
 
 struct udp_listener {
-	uv_udp_t h;
+	struct net_dgram *d; /* NULL: not open */
 	struct server *s;
-	uint8_t *rbuf;
-	size_t rbuf_len;
-	bool open; /* handle initialised: it must be closed */
 	char name[ADDR_STR_MAX];
 };
 
 struct tcp_listener {
-	uv_tcp_t h;
+	struct net_stream *st; /* NULL: not open */
 	struct server *s;
-	bool open;
 	char name[ADDR_STR_MAX];
 };
 
 struct tcp_conn {
-	uv_tcp_t h;
+	struct net_stream *st; /* NULL once closed */
 	uv_timer_t idle;
 	struct server *s;
 	struct tcp_conn *prev, *next; /* s->conns: every conn not yet freed */
@@ -72,10 +67,9 @@ struct tcp_conn {
 	enum acl_action acl;
 	uint8_t *rbuf;
 	size_t rlen, rcap;
-	size_t wqueued;   /* bytes handed to uv_write, not yet written */
-	unsigned refs;    /* 1 until both handles closed, +1 per pending client */
+	size_t wqueued;   /* bytes the transport queued, not yet written */
+	unsigned refs;    /* 1 until the timer closed, +1 per pending client */
 	unsigned pending; /* queries given to the callback, not answered */
-	unsigned closes;  /* close callbacks still due (handle, timer) */
 	bool counted;     /* counted in tcp_open */
 	bool closing;
 	bool eof;         /* client sent FIN: answer what is pending, then close */
@@ -96,30 +90,21 @@ struct origin {
 	const struct sockaddr *peer;
 };
 
-struct udp_send {
-	uv_udp_send_t req;
-	uint8_t data[];
-};
-
-struct tcp_write {
-	uv_write_t req;
-	struct tcp_conn *conn;
-	size_t len;
-	uint8_t data[];
-};
-
 struct server {
 	uv_loop_t *loop;
+	struct net *net;
+	bool own_net; /* made by server_new: freed with the server */
 	const struct config *cfg;
 	server_query_fn fn;
 	void *ud;
-	struct udp_listener *udp; /* n_listen of each */
+	struct udp_listener *udp; /* n_listen of each, the first n_bound in use */
 	struct tcp_listener *tcp;
-	size_t n_listen;
+	struct sockaddr_storage *bound;
+	size_t n_listen, n_bound;
 	struct tcp_conn *conns;
 	struct server_client *busy, *free;
 	size_t n_free;
-	size_t handles; /* initialised handles whose close callback is due */
+	size_t handles; /* connection timers whose close callback is due */
 	struct server_stats st;
 	bool started, stopped, freed;
 };
@@ -132,6 +117,24 @@ static socklen_t sa_len(const struct sockaddr *sa)
 {
 	return sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
 					 : sizeof(struct sockaddr_in);
+}
+
+/* Same family, address and port (padding and flow labels aside). */
+static bool sa_equal(const struct sockaddr *a, const struct sockaddr *b)
+{
+	if (a->sa_family != b->sa_family)
+		return false;
+	if (a->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *x = (const struct sockaddr_in6 *)a;
+		const struct sockaddr_in6 *y = (const struct sockaddr_in6 *)b;
+
+		return x->sin6_port == y->sin6_port && x->sin6_scope_id == y->sin6_scope_id &&
+		       memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr)) == 0;
+	}
+	return ((const struct sockaddr_in *)a)->sin_port ==
+		       ((const struct sockaddr_in *)b)->sin_port &&
+	       ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
+		       ((const struct sockaddr_in *)b)->sin_addr.s_addr;
 }
 
 /* "127.0.0.1@53" / "::1@53", the config file's own spelling. */
@@ -170,171 +173,68 @@ static void count_reply(struct server *s, const uint8_t *wire, size_t len)
 		s->st.truncated++;
 }
 
-/* ---- sockets ---------------------------------------------------------- */
-
-static int sock_on(int fd, int level, int opt)
-{
-	int one = 1;
-	return setsockopt(fd, level, opt, &one, sizeof(one));
-}
-
-/* A bound socket with our options, or -errno (logged with the step). */
-static int open_bound_socket(const struct cfg_listen *l, int type, const char *name)
-{
-	int family = l->addr.ss_family;
-	const char *step = "socket";
-	int fd, err;
-
-	fd = socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		goto fail;
-	step = "SO_REUSEADDR";
-	if (type == SOCK_STREAM && sock_on(fd, SOL_SOCKET, SO_REUSEADDR))
-		goto fail;
-#ifdef SO_REUSEPORT
-	step = "SO_REUSEPORT";
-	if (sock_on(fd, SOL_SOCKET, SO_REUSEPORT))
-		goto fail;
-#endif
-	step = "IPV6_V6ONLY";
-	if (family == AF_INET6 && sock_on(fd, IPPROTO_IPV6, IPV6_V6ONLY))
-		goto fail;
-	step = "bind";
-	if (bind(fd, (const struct sockaddr *)&l->addr, l->addrlen))
-		goto fail;
-	return fd;
-fail:
-	err = errno;
-	log_err("listen %s: %s: %s", name, step, strerror(err));
-	if (fd >= 0)
-		close(fd);
-	return -err;
-}
-
 /* ---- sending ---------------------------------------------------------- */
 
-static void udp_send_cb(uv_udp_send_t *req, int status)
-{
-	struct udp_send *us = (struct udp_send *)req;
-
-	if (status < 0 && status != UV_ECANCELED) {
-		struct udp_listener *ul = req->handle->data;
-		log_detail("udp %s: queued send failed: %s", ul->name, uv_strerror(status));
-	}
-	free(us);
-}
-
-/* Straight to the socket when it takes it; a copy waits in libuv's queue
- * only when the socket is full (EAGAIN). */
 static int udp_send(struct udp_listener *ul, const struct sockaddr *peer,
 		    const uint8_t *wire, size_t len)
 {
-	uv_buf_t b = uv_buf_init((char *)wire, (unsigned)len);
 	char who[ADDR_STR_MAX];
-	int r = uv_udp_try_send(&ul->h, &b, 1, peer);
+	int r = net_dgram_send(ul->d, wire, len, peer);
 
-	if (r >= 0)
+	if (r == 0)
 		return 0;
-	if (r == UV_EAGAIN) {
-		struct udp_send *us = malloc(sizeof(*us) + len);
-		if (!us) {
-			r = UV_ENOMEM;
-		} else {
-			memcpy(us->data, wire, len);
-			b = uv_buf_init((char *)us->data, (unsigned)len);
-			r = uv_udp_send(&us->req, &ul->h, &b, 1, peer, udp_send_cb);
-			if (r == 0)
-				return 0;
-			free(us);
-		}
-	}
 	addr_str(peer, who, sizeof(who));
-	log_detail("udp %s: send to %s failed: %s", ul->name, who, uv_strerror(r));
+	log_detail("udp %s: send to %s failed: %s", ul->name, who, strerror(-r));
 	return r;
 }
 
 static void conn_close(struct tcp_conn *c);
 static void conn_maybe_finish(struct tcp_conn *c);
 
-static void conn_write_cb(uv_write_t *req, int status)
+/* A queued write finished (or failed: the connection is then useless). */
+static void conn_on_written(struct net_stream *st, size_t len, int status, void *ud)
 {
-	struct tcp_write *tw = (struct tcp_write *)req;
-	struct tcp_conn *c = tw->conn;
+	struct tcp_conn *c = ud;
 
-	c->wqueued -= tw->len;
-	free(tw);
+	c->wqueued -= len;
 	if (status < 0) {
-		if (status != UV_ECANCELED) {
-			log_detail("tcp %s: write: %s", c->name, uv_strerror(status));
-			conn_close(c);
-		}
+		log_detail("tcp %s: write: %s", c->name, strerror(-status));
+		conn_close(c);
 		return;
 	}
 	conn_maybe_finish(c);
 }
 
-/* Queue the part of a framed message that uv_try_write did not take.
- * A client that lets more than TCP_WQUEUE_MAX pile up is not reading:
- * it loses the connection rather than our memory. */
-static int conn_queue(struct tcp_conn *c, const uint8_t *pfx, const uint8_t *wire,
-		      size_t len, size_t done)
+/* The transport sends what the socket takes and queues the rest.  A
+ * client that lets more than TCP_WQUEUE_MAX pile up is not reading: it
+ * loses the connection rather than our memory. */
+static int conn_send(struct tcp_conn *c, const uint8_t *wire, size_t len)
 {
-	size_t total = len + 2, rest = total - done;
-	struct tcp_write *tw;
-	int r;
+	uint8_t pfx[2] = { (uint8_t)(len >> 8), (uint8_t)len };
+	struct iovec iov[2] = { { pfx, 2 }, { (void *)wire, len } };
+	ssize_t r;
 
-	if (c->wqueued + rest > TCP_WQUEUE_MAX) {
+	if (len > MSG_MAX_TCP) {
+		log_err("tcp %s: reply of %zu bytes cannot be framed, dropped", c->name, len);
+		return -EMSGSIZE;
+	}
+	r = net_stream_write(c->st, iov, 2);
+	if (r < 0) {
+		log_detail("tcp %s: write: %s", c->name, strerror((int)-r));
+		conn_close(c);
+		return (int)r;
+	}
+	if (r == 0)
+		return 0;
+	if (c->wqueued + (size_t)r > TCP_WQUEUE_MAX) {
 		log_detail("tcp %s: client not reading (%zu bytes queued), closing", c->name,
 			   c->wqueued);
 		c->s->st.tcp_slow_closed++;
 		conn_close(c);
-		return UV_ENOBUFS;
+		return -ENOBUFS;
 	}
-	tw = malloc(sizeof(*tw) + rest);
-	if (!tw) {
-		log_err("tcp %s: out of memory queueing a reply, closing", c->name);
-		conn_close(c);
-		return UV_ENOMEM;
-	}
-	size_t at = 0, woff = done > 2 ? done - 2 : 0;
-	if (done < 2) {
-		memcpy(tw->data, pfx + done, 2 - done);
-		at = 2 - done;
-	}
-	memcpy(tw->data + at, wire + woff, len - woff);
-	tw->conn = c;
-	tw->len = rest;
-	uv_buf_t b = uv_buf_init((char *)tw->data, (unsigned)rest);
-	r = uv_write(&tw->req, (uv_stream_t *)&c->h, &b, 1, conn_write_cb);
-	if (r) {
-		free(tw);
-		log_detail("tcp %s: write: %s", c->name, uv_strerror(r));
-		conn_close(c);
-		return r;
-	}
-	c->wqueued += rest;
+	c->wqueued += (size_t)r;
 	return 0;
-}
-
-static int conn_send(struct tcp_conn *c, const uint8_t *wire, size_t len)
-{
-	uint8_t pfx[2] = { (uint8_t)(len >> 8), (uint8_t)len };
-	uv_buf_t bufs[2] = { uv_buf_init((char *)pfx, 2), uv_buf_init((char *)wire, (unsigned)len) };
-	int r;
-
-	if (len > MSG_MAX_TCP) {
-		log_err("tcp %s: reply of %zu bytes cannot be framed, dropped", c->name, len);
-		return UV_EMSGSIZE;
-	}
-	r = uv_try_write((uv_stream_t *)&c->h, bufs, 2);
-	if (r == (int)len + 2)
-		return 0;
-	if (r < 0 && r != UV_EAGAIN) {
-		log_detail("tcp %s: write: %s", c->name, uv_strerror(r));
-		conn_close(c);
-		return r;
-	}
-	return conn_queue(c, pfx, wire, len, r < 0 ? 0 : (size_t)r);
 }
 
 static bool origin_alive(const struct server *s, const struct origin *o)
@@ -493,80 +393,26 @@ static void handle_message(struct server *s, const struct origin *o, const uint8
 
 /* ---- UDP -------------------------------------------------------------- */
 
-static void udp_alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+static void udp_on_recv(struct net_dgram *d, const uint8_t *data, size_t len,
+			const struct sockaddr *from, void *ud)
 {
-	struct udp_listener *ul = h->data;
-
-	buf->base = (char *)ul->rbuf;
-	buf->len = ul->rbuf_len;
-}
-
-static void udp_recv_cb(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
-			const struct sockaddr *addr, unsigned flags)
-{
-	struct udp_listener *ul = h->data;
+	struct udp_listener *ul = ud;
 	struct server *s = ul->s;
+	struct origin o = { ul, NULL, from };
 
-	if (flags & UV_UDP_MMSG_FREE)
-		return; /* the buffer is the listener's, nothing to free */
-	if (nread < 0) {
-		log_detail("udp %s: receive: %s", ul->name, uv_strerror((int)nread));
-		return;
-	}
-	if (!addr)
-		return; /* nothing (more) to read */
 	s->st.udp_queries++;
-	if (flags & UV_UDP_PARTIAL) {
-		s->st.dropped++;
-		return;
-	}
-	struct origin o = { ul, NULL, addr };
-	handle_message(s, &o, (const uint8_t *)buf->base, (size_t)nread);
+	handle_message(s, &o, data, len);
 }
 
-static void udp_listener_closed(uv_handle_t *h)
-{
-	struct udp_listener *ul = h->data;
-	struct server *s = ul->s;
-
-	s->handles--;
-	server_maybe_destroy(s);
-}
+static const struct net_dgram_cbs udp_cbs = {
+	.recv = udp_on_recv,
+};
 
 static int udp_listener_start(struct server *s, struct udp_listener *ul,
-			      const struct cfg_listen *l)
+			      const struct sockaddr *addr)
 {
-	int fd = open_bound_socket(l, SOCK_DGRAM, ul->name);
-	int r;
-
-	if (fd < 0)
-		return fd;
-	r = uv_udp_init_ex(s->loop, &ul->h, AF_UNSPEC | UV_UDP_RECVMMSG);
-	if (r) {
-		close(fd);
-		goto fail;
-	}
-	ul->h.data = ul;
-	ul->open = true;
-	s->handles++;
-	r = uv_udp_open(&ul->h, fd);
-	if (r) {
-		close(fd);
-		goto fail;
-	}
-	ul->rbuf_len = uv_udp_using_recvmmsg(&ul->h) ? UDP_MMSG_CHUNKS * UDP_CHUNK : UDP_CHUNK;
-	ul->rbuf = malloc(ul->rbuf_len);
-	if (!ul->rbuf) {
-		r = UV_ENOMEM;
-		goto fail;
-	}
-	r = uv_udp_recv_start(&ul->h, udp_alloc_cb, udp_recv_cb);
-	if (r)
-		goto fail;
-	return 0;
-fail:
-	log_err("listen udp %s: %s", ul->name, uv_strerror(r));
-	return r;
+	/* net_kernel logs a failure with the step that failed. */
+	return net_dgram_open(s->net, addr, NET_DGRAM_LISTEN, &udp_cbs, ul, &ul->d);
 }
 
 /* ---- TCP connections -------------------------------------------------- */
@@ -592,19 +438,18 @@ static void conn_unref(struct tcp_conn *c)
 	conn_free(c);
 }
 
-static void conn_handle_closed(uv_handle_t *h)
+static void conn_timer_closed(uv_handle_t *h)
 {
 	struct tcp_conn *c = h->data;
 	struct server *s = c->s;
 
 	s->handles--;
-	if (--c->closes == 0)
-		conn_unref(c);
+	conn_unref(c);
 	server_maybe_destroy(s);
 }
 
-/* Close both handles; pending clients keep the struct alive, and their
- * replies are discarded. */
+/* Close the stream and the timer; pending clients keep the struct alive,
+ * and their replies are discarded. */
 static void conn_close(struct tcp_conn *c)
 {
 	if (c->closing)
@@ -612,8 +457,10 @@ static void conn_close(struct tcp_conn *c)
 	c->closing = true;
 	if (c->counted)
 		c->s->st.tcp_open--;
-	uv_close((uv_handle_t *)&c->h, conn_handle_closed);
-	uv_close((uv_handle_t *)&c->idle, conn_handle_closed);
+	if (c->st)
+		net_stream_close(c->st);
+	c->st = NULL;
+	uv_close((uv_handle_t *)&c->idle, conn_timer_closed);
 }
 
 static void conn_idle_cb(uv_timer_t *t)
@@ -646,27 +493,26 @@ static void conn_maybe_finish(struct tcp_conn *c)
 		conn_close(c);
 }
 
-/* Grow the read buffer only when it is full, i.e. when a frame longer than
- * it is arriving: memory follows bytes received, not lengths claimed. */
-static void conn_alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+/* Make room for n more bytes, growing the buffer only as bytes arrive
+ * (memory follows bytes received, not lengths claimed) and never beyond
+ * one largest frame.  Returns the room there is (possibly less than n). */
+static size_t conn_reserve(struct tcp_conn *c, size_t n)
 {
-	struct tcp_conn *c = h->data;
+	size_t ncap = c->rcap ? c->rcap : TCP_RBUF_INIT;
+	uint8_t *nb;
 
-	if (c->rlen == c->rcap) {
-		size_t ncap = c->rcap ? c->rcap * 2 : TCP_RBUF_INIT;
-		if (ncap > TCP_RBUF_MAX)
-			ncap = TCP_RBUF_MAX;
-		uint8_t *nb = ncap > c->rcap ? realloc(c->rbuf, ncap) : NULL;
-		if (!nb) {
-			buf->base = NULL;
-			buf->len = 0; /* read_cb gets UV_ENOBUFS */
-			return;
-		}
+	while (ncap < c->rlen + n && ncap < TCP_RBUF_MAX)
+		ncap *= 2;
+	if (ncap > TCP_RBUF_MAX)
+		ncap = TCP_RBUF_MAX;
+	if (ncap > c->rcap) {
+		nb = realloc(c->rbuf, ncap);
+		if (!nb)
+			return 0;
 		c->rbuf = nb;
 		c->rcap = ncap;
 	}
-	buf->base = (char *)c->rbuf + c->rlen;
-	buf->len = c->rcap - c->rlen;
+	return c->rcap - c->rlen;
 }
 
 static void conn_message(struct tcp_conn *c, const uint8_t *msg, size_t len)
@@ -680,7 +526,7 @@ static void conn_message(struct tcp_conn *c, const uint8_t *msg, size_t len)
 
 /* Take every complete frame out of the buffer.  The callback may answer
  * (and even close the connection) synchronously, so closing is checked
- * after each; the buffer itself lives until the handles have closed. */
+ * after each; the buffer itself lives until the timer has closed. */
 static void conn_process(struct tcp_conn *c)
 {
 	size_t off = 0;
@@ -703,44 +549,60 @@ static void conn_process(struct tcp_conn *c)
 	c->rlen -= off;
 }
 
-static void conn_read_cb(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
+/* Bytes from the client: append, take frames out, repeat.  A full buffer
+ * always holds a complete frame (it is one largest frame long), so every
+ * round makes room. */
+static void conn_take(struct tcp_conn *c, const uint8_t *data, size_t len)
 {
-	struct tcp_conn *c = st->data;
+	while (len && !c->closing) {
+		size_t room = conn_reserve(c, len);
+		size_t n = room < len ? room : len;
 
-	if (nread == 0 || c->closing)
+		if (!n) {
+			log_err("tcp %s: out of memory for the read buffer, closing", c->name);
+			conn_close(c);
+			return;
+		}
+		memcpy(c->rbuf + c->rlen, data, n);
+		c->rlen += n;
+		data += n;
+		len -= n;
+		conn_process(c);
+	}
+}
+
+static void conn_on_read(struct net_stream *st, const uint8_t *data, ssize_t nread, void *ud)
+{
+	struct tcp_conn *c = ud;
+
+	if (c->closing)
 		return;
-	if (nread == UV_EOF) {
+	if (nread == 0) {
 		c->eof = true;
-		uv_read_stop(st);
 		conn_maybe_finish(c);
 		return;
 	}
 	if (nread < 0) {
-		log_detail("tcp %s: read: %s", c->name, uv_strerror((int)nread));
+		log_detail("tcp %s: read: %s", c->name, strerror((int)-nread));
 		conn_close(c);
 		return;
 	}
-	c->rlen += (size_t)nread;
-	conn_process(c);
+	conn_take(c, data, (size_t)nread);
 }
 
-static struct tcp_conn *conn_new(struct server *s)
+static struct tcp_conn *conn_new(struct server *s, struct net_stream *st)
 {
 	struct tcp_conn *c = calloc(1, sizeof(*c));
 
 	if (!c)
 		return NULL;
 	c->s = s;
+	c->st = st;
 	c->refs = 1;
-	if (uv_tcp_init(s->loop, &c->h)) {
-		free(c);
-		return NULL;
-	}
-	/* uv_timer_init cannot fail; both handles are now owed a close. */
+	/* uv_timer_init cannot fail; the timer is now owed a close. */
 	uv_timer_init(s->loop, &c->idle);
-	c->h.data = c->idle.data = c;
-	c->closes = 2;
-	s->handles += 2;
+	c->idle.data = c;
+	s->handles++;
 	c->next = s->conns;
 	if (s->conns)
 		s->conns->prev = c;
@@ -748,13 +610,11 @@ static struct tcp_conn *conn_new(struct server *s)
 	return c;
 }
 
-/* Accept, then decide: over the limit or denied by the ACL -> closed at
+/* Accepted, now decide: over the limit or denied by the ACL -> closed at
  * once (accepting first keeps the listen queue moving). */
 static bool conn_admit(struct server *s, struct tcp_conn *c)
 {
-	int len = sizeof(c->peer);
-
-	if (uv_tcp_getpeername(&c->h, (struct sockaddr *)&c->peer, &len))
+	if (net_stream_peer(c->st, &c->peer))
 		return false;
 	addr_str((struct sockaddr *)&c->peer, c->name, sizeof(c->name));
 	if (s->st.tcp_open >= s->cfg->max_tcp_clients) {
@@ -771,35 +631,19 @@ static bool conn_admit(struct server *s, struct tcp_conn *c)
 	return true;
 }
 
-static void tcp_on_connection(uv_stream_t *ls, int status)
+static void tcp_on_accept(struct net_stream *ls, struct net_stream *st, void *ud)
 {
-	struct tcp_listener *tl = ls->data;
+	struct tcp_listener *tl = ud;
 	struct server *s = tl->s;
-	struct tcp_conn *c;
-	int r;
+	struct tcp_conn *c = conn_new(s, st);
 
-	if (status < 0) {
-		log_err("tcp %s: accept: %s", tl->name, uv_strerror(status));
-		return;
-	}
-	c = conn_new(s);
 	if (!c) {
 		log_err("tcp %s: out of memory for a connection", tl->name);
+		net_stream_close(st);
 		return;
 	}
-	r = uv_accept(ls, (uv_stream_t *)&c->h);
-	if (r) {
-		log_err("tcp %s: accept: %s", tl->name, uv_strerror(r));
-		conn_close(c);
-		return;
-	}
+	net_stream_set_ud(st, c);
 	if (!conn_admit(s, c)) {
-		conn_close(c);
-		return;
-	}
-	r = uv_read_start((uv_stream_t *)&c->h, conn_alloc_cb, conn_read_cb);
-	if (r) {
-		log_err("tcp %s: read: %s", c->name, uv_strerror(r));
 		conn_close(c);
 		return;
 	}
@@ -809,82 +653,116 @@ static void tcp_on_connection(uv_stream_t *ls, int status)
 	conn_arm_idle(c);
 }
 
-static void tcp_listener_closed(uv_handle_t *h)
-{
-	struct tcp_listener *tl = h->data;
-	struct server *s = tl->s;
-
-	s->handles--;
-	server_maybe_destroy(s);
-}
+/* Listeners and connections share the callbacks; a connection's ud is its
+ * tcp_conn, a listener's its tcp_listener. */
+static const struct net_stream_cbs tcp_cbs = {
+	.accept = tcp_on_accept,
+	.read = conn_on_read,
+	.written = conn_on_written,
+};
 
 static int tcp_listener_start(struct server *s, struct tcp_listener *tl,
-			      const struct cfg_listen *l)
+			      const struct sockaddr *addr)
 {
-	int fd = open_bound_socket(l, SOCK_STREAM, tl->name);
-	int r;
+	return net_stream_listen(s->net, addr, TCP_BACKLOG, &tcp_cbs, tl, &tl->st);
+}
 
-	if (fd < 0)
-		return fd;
-	r = uv_tcp_init_ex(s->loop, &tl->h, AF_UNSPEC);
-	if (r) {
-		close(fd);
-		goto fail;
+/* Where the transport binds listen entry i: 1 to serve it at *out, 0 to
+ * skip it (not servable here, or already bound), -errno. */
+static int listen_addr(struct server *s, size_t i, struct sockaddr_storage *out)
+{
+	const struct sockaddr *want = (const struct sockaddr *)&s->cfg->listen[i].addr;
+	char wname[ADDR_STR_MAX], bname[ADDR_STR_MAX];
+	int r = net_bind_addr(s->net, want, out);
+
+	addr_str(want, wname, sizeof(wname));
+	if (r < 0) {
+		log_warn("listen %s: cannot be served in %s mode (%s), skipped", wname,
+			 net_name(s->net), strerror(-r));
+		return 0;
 	}
-	tl->h.data = tl;
-	tl->open = true;
-	s->handles++;
-	r = uv_tcp_open(&tl->h, fd);
-	if (r) {
-		close(fd);
-		goto fail;
+	addr_str((struct sockaddr *)out, bname, sizeof(bname));
+	if (!sa_equal(want, (struct sockaddr *)out))
+		log_warn("listen %s: %s mode serves it on %s", wname, net_name(s->net), bname);
+	for (size_t j = 0; j < s->n_bound; j++) {
+		if (sa_equal((struct sockaddr *)&s->bound[j], (struct sockaddr *)out)) {
+			log_info("listen %s: %s already served", wname, bname);
+			return 0;
+		}
 	}
-	r = uv_listen((uv_stream_t *)&tl->h, TCP_BACKLOG, tcp_on_connection);
-	if (r)
-		goto fail;
-	return 0;
-fail:
-	log_err("listen tcp %s: %s", tl->name, uv_strerror(r));
-	return r;
+	return 1;
 }
 
 /* ---- public ----------------------------------------------------------- */
 
-struct server *server_new(uv_loop_t *loop, const struct config *cfg, server_query_fn fn,
-			  void *ud)
+struct server *server_new_net(uv_loop_t *loop, struct net *net, const struct config *cfg,
+			      server_query_fn fn, void *ud)
 {
 	struct server *s = calloc(1, sizeof(*s));
 
 	if (!s)
 		return NULL;
 	s->loop = loop;
+	s->net = net;
 	s->cfg = cfg;
 	s->fn = fn;
 	s->ud = ud;
 	s->n_listen = cfg->n_listen;
+	if (!s->net) {
+		s->net = net_kernel_new(loop);
+		s->own_net = true;
+	}
 	if (s->n_listen) {
 		s->udp = calloc(s->n_listen, sizeof(*s->udp));
 		s->tcp = calloc(s->n_listen, sizeof(*s->tcp));
-		if (!s->udp || !s->tcp) {
-			free(s->udp);
-			free(s->tcp);
-			free(s);
-			return NULL;
-		}
+		s->bound = calloc(s->n_listen, sizeof(*s->bound));
 	}
-	for (size_t i = 0; i < s->n_listen; i++) {
-		const struct sockaddr *sa = (const struct sockaddr *)&cfg->listen[i].addr;
+	if (!s->net || (s->n_listen && (!s->udp || !s->tcp || !s->bound))) {
+		if (s->own_net)
+			net_free(s->net);
+		free(s->udp);
+		free(s->tcp);
+		free(s->bound);
+		free(s);
+		return NULL;
+	}
+	for (size_t i = 0; i < s->n_listen; i++)
 		s->udp[i].s = s->tcp[i].s = s;
-		addr_str(sa, s->udp[i].name, sizeof(s->udp[i].name));
-		memcpy(s->tcp[i].name, s->udp[i].name, sizeof(s->tcp[i].name));
-	}
 	/* Our EDNS size to clients is the server's to decide. */
 	msg_set_edns_size(cfg->max_udp_size > 0xffff ? 0xffff : (uint16_t)cfg->max_udp_size);
 	return s;
 }
 
+struct server *server_new(uv_loop_t *loop, const struct config *cfg, server_query_fn fn,
+			  void *ud)
+{
+	return server_new_net(loop, NULL, cfg, fn, ud);
+}
+
+/* Both listeners of one address; they share the address's name. */
+static int listener_pair_start(struct server *s, const struct sockaddr *addr)
+{
+	struct udp_listener *ul = &s->udp[s->n_bound];
+	struct tcp_listener *tl = &s->tcp[s->n_bound];
+	int r;
+
+	addr_str(addr, ul->name, sizeof(ul->name));
+	memcpy(tl->name, ul->name, sizeof(tl->name));
+	memcpy(&s->bound[s->n_bound], addr, sa_len(addr));
+	s->n_bound++; /* from here on server_stop closes what opened */
+	r = udp_listener_start(s, ul, addr);
+	if (r)
+		return r;
+	r = tcp_listener_start(s, tl, addr);
+	if (r)
+		return r;
+	log_info("listening on %s (udp, tcp; %s)", ul->name, net_name(s->net));
+	return 0;
+}
+
 int server_start(struct server *s)
 {
+	struct sockaddr_storage addr;
 	int r;
 
 	if (s->started)
@@ -895,14 +773,16 @@ int server_start(struct server *s)
 		return -EINVAL;
 	}
 	for (size_t i = 0; i < s->n_listen; i++) {
-		r = udp_listener_start(s, &s->udp[i], &s->cfg->listen[i]);
+		r = listen_addr(s, i, &addr);
+		if (r == 0)
+			continue;
+		r = listener_pair_start(s, (struct sockaddr *)&addr);
 		if (r)
 			return r;
-		r = tcp_listener_start(s, &s->tcp[i], &s->cfg->listen[i]);
-		if (r)
-			return r;
-		log_info("listening on %s (udp%s, tcp)", s->udp[i].name,
-			 uv_udp_using_recvmmsg(&s->udp[i].h) ? " recvmmsg" : "");
+	}
+	if (!s->n_bound) {
+		log_err("no listen address can be served in %s mode", net_name(s->net));
+		return -EADDRNOTAVAIL;
 	}
 	return 0;
 }
@@ -912,12 +792,13 @@ void server_stop(struct server *s)
 	if (s->stopped)
 		return;
 	s->stopped = true;
-	for (size_t i = 0; i < s->n_listen; i++) {
-		if (s->udp[i].open)
-			uv_close((uv_handle_t *)&s->udp[i].h, udp_listener_closed);
-		if (s->tcp[i].open)
-			uv_close((uv_handle_t *)&s->tcp[i].h, tcp_listener_closed);
-		s->udp[i].open = s->tcp[i].open = false;
+	for (size_t i = 0; i < s->n_bound; i++) {
+		if (s->udp[i].d)
+			net_dgram_close(s->udp[i].d);
+		if (s->tcp[i].st)
+			net_stream_close(s->tcp[i].st);
+		s->udp[i].d = NULL;
+		s->tcp[i].st = NULL;
 	}
 	for (struct tcp_conn *c = s->conns; c; c = c->next)
 		conn_close(c);
@@ -940,10 +821,11 @@ static void server_destroy(struct server *s)
 		n = c->next;
 		free(c);
 	}
-	for (size_t i = 0; i < s->n_listen; i++)
-		free(s->udp[i].rbuf);
+	if (s->own_net)
+		net_free(s->net);
 	free(s->udp);
 	free(s->tcp);
+	free(s->bound);
 	free(s);
 }
 

@@ -5,12 +5,13 @@
  *   the query.  That timer drives the attempt timeout and also delivers
  *   errors found while starting a query (a zero timeout), so the callback
  *   never runs on the caller's stack.
- * - Sockets are separate allocations with a back pointer to their query.
- *   Closing a socket clears the pointer first; libuv's late callbacks
- *   (sends, writes, connects cancelled by uv_close) then find NULL and do
- *   nothing, and the socket frees itself in its own close callback.  So a
- *   query can switch sockets (UDP -> TCP, UDP -> UDP without EDNS, each with
- *   a fresh port and ID), and cancel/free never wait on libuv.
+ * - Sockets come from the transport seam (transport.h): kernel sockets or
+ *   the raw-mode stack, the same code either way.  A closed socket never
+ *   calls back, so a query can switch sockets (UDP -> TCP, UDP -> UDP
+ *   without EDNS, each with a fresh port and ID) at any moment, even from
+ *   inside one of the socket's callbacks, and cancel/free never wait.
+ *   Code that may finish or retry the query (and so close the socket)
+ *   touches neither the socket nor the bytes it was given afterwards.
  * - Anti-spoofing (RFC 5452 plus 0x20): a UDP reply must come from the
  *   server's address and port and carry our ID and our question with the
  *   exact bytes we sent.  Anything else is counted and ignored and the
@@ -36,30 +37,19 @@
 
 #include "log.h"
 #include "rnd.h"
+#include "transport.h"
 
 #define UP_HDR_LEN 12u
 #define UP_OPT_LEN 11u
 #define UP_MAX_QUERY (UP_HDR_LEN + LDNS_MAX_DOMAINLEN + 4u + UP_OPT_LEN)
-#define UP_PORT_MIN 1024u
-#define UP_BIND_TRIES 16
-#define UP_RECV_BUF 65536u
 #define UP_ADDRSTR (INET6_ADDRSTRLEN + 8)
 
 #define UP_FLAG_QR 0x80u
 #define UP_FLAG_OPCODE 0x78u
 
-struct up_udp {
-	uv_udp_t h;
-	uv_udp_send_t req;
-	struct upstream_query *q; /* NULL once closing */
-	uint16_t port;
-};
-
+/* A TCP attempt: the connection and the reply frame being assembled. */
 struct up_tcp {
-	uv_tcp_t h;
-	uv_connect_t conn;
-	uv_write_t wreq;
-	struct upstream_query *q; /* NULL once closing */
+	struct net_stream *st;
 	uint8_t out[2 + UP_MAX_QUERY];
 	size_t outlen;
 	uint8_t lenbuf[2];
@@ -70,13 +60,12 @@ struct up_tcp {
 
 struct upstream {
 	uv_loop_t *loop;
+	struct net *net;
+	bool own_net; /* made by upstream_new: freed with it */
 	struct infra *infra;
 	struct upstream_opts opts;
 	struct upstream_stats st;
 	struct upstream_query *head; /* queries still running */
-	/* One receive buffer is enough for every UDP socket: a datagram is
-	 * judged (and parsed into a copy) before recv_cb returns. */
-	uint8_t rbuf[UP_RECV_BUF];
 };
 
 struct upstream_query {
@@ -99,7 +88,7 @@ struct upstream_query {
 	uint8_t wire[UP_MAX_QUERY]; /* the sent name is at wire + UP_HDR_LEN */
 	size_t wirelen;
 	uint64_t sent_ms;
-	struct up_udp *udp;
+	struct net_dgram *udp;
 	struct up_tcp *tcpc;
 	uv_timer_t timer;
 };
@@ -301,30 +290,18 @@ static void timer_close_cb(uv_handle_t *h)
 	free(q);
 }
 
-static void udp_close_cb(uv_handle_t *h)
-{
-	free(h->data);
-}
-
-static void tcp_close_cb(uv_handle_t *h)
-{
-	struct up_tcp *s = h->data;
-
-	free(s->msg);
-	free(s);
-}
-
-/* Close the current socket, if any.  Its memory goes in its close cb. */
+/* Close the current socket, if any.  No callback of it runs after this. */
 static void socket_close(struct upstream_query *q)
 {
 	if (q->udp) {
-		q->udp->q = NULL;
-		uv_close((uv_handle_t *)&q->udp->h, udp_close_cb);
+		net_dgram_close(q->udp);
 		q->udp = NULL;
 	}
 	if (q->tcpc) {
-		q->tcpc->q = NULL;
-		uv_close((uv_handle_t *)&q->tcpc->h, tcp_close_cb);
+		if (q->tcpc->st)
+			net_stream_close(q->tcpc->st);
+		free(q->tcpc->msg);
+		free(q->tcpc);
 		q->tcpc = NULL;
 	}
 }
@@ -494,17 +471,6 @@ static void reply_nearmiss(struct upstream_query *q)
 
 /* --- UDP ------------------------------------------------------------------ */
 
-static void udp_alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
-{
-	struct up_udp *s = h->data;
-
-	if (!s->q) {
-		*buf = uv_buf_init(NULL, 0);
-		return;
-	}
-	*buf = uv_buf_init((char *)s->q->u->rbuf, UP_RECV_BUF);
-}
-
 static void udp_ignore(struct upstream_query *q, const struct sockaddr *from,
 		       const char *why)
 {
@@ -519,146 +485,103 @@ static void udp_ignore(struct upstream_query *q, const struct sockaddr *from,
 	}
 }
 
-static void udp_recv_cb(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
-			const struct sockaddr *from, unsigned flags)
+static void udp_on_recv(struct net_dgram *d, const uint8_t *data, size_t len,
+			const struct sockaddr *from, void *ud)
 {
-	struct up_udp *s = h->data;
-	struct upstream_query *q = s->q;
+	struct upstream_query *q = ud;
 	const char *why;
 	bool case_only;
 
-	if (!q || (nread == 0 && !from))
-		return;
-	if (nread < 0) {
-		/* Unconnected socket: nothing here proves the server is
-		 * unreachable; the timeout decides. */
-		log_detail("upstream: %s -> %s: receive error: %s", q->desc, q->addrstr,
-			   uv_strerror((int)nread));
-		return;
-	}
-	if (!from || !addr_equal(from, q_addr(q))) {
+	if (!addr_equal(from, q_addr(q))) {
 		udp_ignore(q, from, "wrong source address or port");
 		return;
 	}
-	if (flags & UV_UDP_PARTIAL) {
-		udp_ignore(q, from, "datagram larger than buffer");
-		return;
-	}
-	why = reply_problem(q, (const uint8_t *)buf->base, (size_t)nread, &case_only);
+	why = reply_problem(q, data, len, &case_only);
 	if (!why)
-		reply_accept(q, (const uint8_t *)buf->base, (size_t)nread);
+		reply_accept(q, data, len);
 	else if (case_only)
 		reply_nearmiss(q);
 	else
 		udp_ignore(q, from, why);
 }
 
-static void udp_send_cb(uv_udp_send_t *req, int status)
+/* A send the socket could not take at once failed later. */
+static void udp_on_send_error(struct net_dgram *d, int err, void *ud)
 {
-	struct up_udp *s = req->data;
-	struct upstream_query *q = s->q;
+	struct upstream_query *q = ud;
 
-	if (!q || status == 0)
-		return;
-	log_detail("upstream: %s -> %s: send failed: %s", q->desc, q->addrstr,
-		   uv_strerror(status));
+	log_detail("upstream: %s -> %s: send failed: %s", q->desc, q->addrstr, strerror(-err));
 	query_finish(q, UPSTREAM_NETERR, NULL, 0);
 }
 
-/* Bind to a port drawn from the CSPRNG over 1024-65535 (RFC 5452 10); a
- * port taken by someone else costs a redraw, a bounded number of times. */
-static int udp_bind_random(struct up_udp *s, int family)
+static const struct net_dgram_cbs udp_cbs = {
+	.recv = udp_on_recv,
+	.send_error = udp_on_send_error,
+};
+
+/* The wildcard address of the server's family, for a random-port bind. */
+static void any_addr(int family, struct sockaddr_storage *ss)
 {
-	struct sockaddr_storage ss;
-	int rc = UV_EADDRINUSE;
+	memset(ss, 0, sizeof(*ss));
+	if (family == AF_INET6) {
+		struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)ss;
 
-	for (int i = 0; i < UP_BIND_TRIES && rc == UV_EADDRINUSE; i++) {
-		uint16_t port = (uint16_t)(UP_PORT_MIN + rnd_uniform(65536u - UP_PORT_MIN));
+		a6->sin6_family = AF_INET6;
+		a6->sin6_addr = in6addr_any;
+	} else {
+		struct sockaddr_in *a4 = (struct sockaddr_in *)ss;
 
-		memset(&ss, 0, sizeof(ss));
-		if (family == AF_INET6) {
-			struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&ss;
-			a6->sin6_family = AF_INET6;
-			a6->sin6_addr = in6addr_any;
-			a6->sin6_port = htons(port);
-		} else {
-			struct sockaddr_in *a4 = (struct sockaddr_in *)&ss;
-			a4->sin_family = AF_INET;
-			a4->sin_addr.s_addr = htonl(INADDR_ANY);
-			a4->sin_port = htons(port);
-		}
-		rc = uv_udp_bind(&s->h, (const struct sockaddr *)&ss, 0);
-		if (rc == 0)
-			s->port = port;
+		a4->sin_family = AF_INET;
+		a4->sin_addr.s_addr = htonl(INADDR_ANY);
 	}
-	return rc;
+}
+
+static unsigned sa_port(const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET6)
+		return ntohs(((const struct sockaddr_in6 *)ss)->sin6_port);
+	return ntohs(((const struct sockaddr_in *)ss)->sin_port);
 }
 
 static int udp_start(struct upstream_query *q)
 {
 	struct upstream *u = q->u;
-	struct up_udp *s = calloc(1, sizeof(*s));
-	uv_buf_t b;
+	struct sockaddr_storage local;
 	int rc;
 
-	if (!s)
-		return UV_ENOMEM;
-	rc = uv_udp_init(u->loop, &s->h);
-	if (rc < 0) {
-		free(s);
-		return rc;
-	}
-	s->h.data = s;
-	s->req.data = s;
-	s->q = q;
-	q->udp = s;
-	rc = udp_bind_random(s, q->addr.ss_family);
+	any_addr(q->addr.ss_family, &local);
+	rc = net_dgram_open(u->net, (struct sockaddr *)&local, NET_DGRAM_RANDOM_PORT, &udp_cbs,
+			    q, &q->udp);
 	if (rc < 0) {
 		log_err("upstream: %s -> %s: cannot bind a random port: %s", q->desc,
-			q->addrstr, uv_strerror(rc));
+			q->addrstr, strerror(-rc));
 		return rc;
 	}
-	rc = uv_udp_recv_start(&s->h, udp_alloc_cb, udp_recv_cb);
-	if (rc < 0)
-		return rc;
-	b = uv_buf_init((char *)q->wire, (unsigned)q->wirelen);
-	rc = uv_udp_send(&s->req, &s->h, &b, 1, q_addr(q), udp_send_cb);
+	rc = net_dgram_send(q->udp, q->wire, q->wirelen, q_addr(q));
 	if (rc < 0) {
 		log_detail("upstream: %s -> %s: send failed: %s", q->desc, q->addrstr,
-			   uv_strerror(rc));
+			   strerror(-rc));
 		return rc;
 	}
 	u->st.sent_udp++;
-	log_query("upstream: %s -> %s id=%u port=%u%s", q->desc, q->addrstr, q->id,
-		  s->port, q->edns ? "" : " noedns");
+	if (log_get_verbosity() >= LOGL_QUERY) {
+		if (net_dgram_local(q->udp, &local) != 0)
+			memset(&local, 0, sizeof(local));
+		log_query("upstream: %s -> %s id=%u port=%u%s", q->desc, q->addrstr, q->id,
+			  sa_port(&local), q->edns ? "" : " noedns");
+	}
 	return 0;
 }
 
 /* --- TCP ------------------------------------------------------------------ */
 
-static void tcp_alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
-{
-	struct up_tcp *s = h->data;
-
-	/* Ask for exactly what the current frame still needs, so nothing
-	 * past the reply is read and frame assembly stays simple. */
-	if (s->lenhave < 2)
-		*buf = uv_buf_init((char *)s->lenbuf + s->lenhave,
-				   (unsigned)(2 - s->lenhave));
-	else if (s->msg)
-		*buf = uv_buf_init((char *)s->msg + s->msghave,
-				   (unsigned)(s->msglen - s->msghave));
-	else
-		*buf = uv_buf_init(NULL, 0);
-}
-
 /* A full frame arrived over TCP: judge it (case-insensitive name).  A wrong
  * reply on a connection only the server can write to is the server's
  * garbage, so it fails the query rather than waiting. */
-static void tcp_frame_done(struct upstream_query *q, struct up_tcp *s)
+static void tcp_frame_done(struct upstream_query *q, const uint8_t *msg, size_t len)
 {
 	bool case_only;
-	const char *why = reply_problem(q, s->msg, s->msglen, &case_only);
+	const char *why = reply_problem(q, msg, len, &case_only);
 
 	if (why && !case_only) {
 		q->u->st.mismatched++;
@@ -667,47 +590,57 @@ static void tcp_frame_done(struct upstream_query *q, struct up_tcp *s)
 		query_finish(q, UPSTREAM_BADREPLY, NULL, 0);
 		return;
 	}
-	reply_accept(q, s->msg, s->msglen);
+	reply_accept(q, msg, len);
 }
 
-/* Account for nread new bytes of the frame: 1 when it is complete, 0 when
- * more is needed, or a negative error (a frame too short to be a DNS
- * message, or no memory for its body). */
-static int tcp_take(struct up_tcp *s, size_t nread)
+/* Feed bytes of the reply frame: 1 once it is complete (anything after it
+ * is not ours to read), 0 when more is needed, or a negative error (a
+ * frame too short to be a DNS message, or no memory for its body). */
+static int tcp_take(struct up_tcp *s, const uint8_t *p, size_t len)
 {
-	if (s->lenhave < 2) {
-		s->lenhave += nread;
-		if (s->lenhave < 2)
-			return 0;
-		s->msglen = get16(s->lenbuf);
-		if (s->msglen < UP_HDR_LEN)
-			return UV_EPROTO;
-		s->msg = malloc(s->msglen);
-		return s->msg ? 0 : UV_ENOMEM;
+	while (len) {
+		size_t n;
+
+		if (s->lenhave < 2) {
+			s->lenbuf[s->lenhave++] = *p++;
+			len--;
+			if (s->lenhave < 2)
+				continue;
+			s->msglen = get16(s->lenbuf);
+			if (s->msglen < UP_HDR_LEN)
+				return -EPROTO;
+			s->msg = malloc(s->msglen);
+			if (!s->msg)
+				return -ENOMEM;
+			continue;
+		}
+		n = s->msglen - s->msghave < len ? s->msglen - s->msghave : len;
+		memcpy(s->msg + s->msghave, p, n);
+		s->msghave += n;
+		p += n;
+		len -= n;
+		if (s->msghave == s->msglen)
+			return 1;
 	}
-	s->msghave += nread;
-	return s->msghave == s->msglen;
+	return 0;
 }
 
-static void tcp_read_cb(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf)
+static void tcp_on_read(struct net_stream *st, const uint8_t *data, ssize_t nread, void *ud)
 {
-	struct up_tcp *s = h->data;
-	struct upstream_query *q = s->q;
+	struct upstream_query *q = ud;
+	struct up_tcp *s = q->tcpc;
 	int rc;
 
-	if (!q || nread == 0)
-		return;
-	if (nread < 0) {
+	if (nread <= 0) {
 		log_detail("upstream: %s -> %s: tcp read: %s", q->desc, q->addrstr,
-			   nread == UV_EOF ? "closed before the reply" :
-			   uv_strerror((int)nread));
+			   nread == 0 ? "closed before the reply" : strerror((int)-nread));
 		query_finish(q, UPSTREAM_NETERR, NULL, 0);
 		return;
 	}
-	rc = tcp_take(s, (size_t)nread);
+	rc = tcp_take(s, data, (size_t)nread);
 	if (rc == 0)
 		return;
-	if (rc == UV_EPROTO) {
+	if (rc == -EPROTO) {
 		q->u->st.mismatched++;
 		log_detail("upstream: %s -> %s: tcp reply of %zu bytes", q->desc,
 			   q->addrstr, s->msglen);
@@ -720,43 +653,38 @@ static void tcp_read_cb(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf)
 		query_finish(q, UPSTREAM_NETERR, NULL, 0);
 		return;
 	}
-	tcp_frame_done(q, s);
+	tcp_frame_done(q, s->msg, s->msglen); /* may free s: nothing after it */
 }
 
-static void tcp_write_cb(uv_write_t *req, int status)
+/* The query had to queue: a failure to hand it over fails the attempt. */
+static void tcp_on_written(struct net_stream *st, size_t len, int status, void *ud)
 {
-	struct up_tcp *s = req->data;
-	struct upstream_query *q = s->q;
+	struct upstream_query *q = ud;
 
-	if (!q || status == 0)
+	if (status == 0)
 		return;
 	log_detail("upstream: %s -> %s: tcp write: %s", q->desc, q->addrstr,
-		   uv_strerror(status));
+		   strerror(-status));
 	query_finish(q, UPSTREAM_NETERR, NULL, 0);
 }
 
-static void tcp_connect_cb(uv_connect_t *req, int status)
+static void tcp_on_connected(struct net_stream *st, int status, void *ud)
 {
-	struct up_tcp *s = req->data;
-	struct upstream_query *q = s->q;
-	uv_buf_t b;
-	int rc;
+	struct upstream_query *q = ud;
+	struct up_tcp *s = q->tcpc;
+	struct iovec iov = { s->out, s->outlen };
+	ssize_t rc = status;
 
-	if (!q)
-		return;
 	if (status < 0) {
 		log_detail("upstream: %s -> %s: tcp connect: %s", q->desc, q->addrstr,
-			   uv_strerror(status));
+			   strerror(-status));
 		query_finish(q, UPSTREAM_NETERR, NULL, 0);
 		return;
 	}
-	rc = uv_read_start((uv_stream_t *)&s->h, tcp_alloc_cb, tcp_read_cb);
-	b = uv_buf_init((char *)s->out, (unsigned)s->outlen);
-	if (rc == 0)
-		rc = uv_write(&s->wreq, (uv_stream_t *)&s->h, &b, 1, tcp_write_cb);
+	rc = net_stream_write(st, &iov, 1);
 	if (rc < 0) {
 		log_detail("upstream: %s -> %s: tcp send: %s", q->desc, q->addrstr,
-			   uv_strerror(rc));
+			   strerror((int)-rc));
 		query_finish(q, UPSTREAM_NETERR, NULL, 0);
 		return;
 	}
@@ -766,30 +694,27 @@ static void tcp_connect_cb(uv_connect_t *req, int status)
 		  q->edns ? "" : " noedns");
 }
 
+static const struct net_stream_cbs tcp_cbs = {
+	.connected = tcp_on_connected,
+	.read = tcp_on_read,
+	.written = tcp_on_written,
+};
+
 static int tcp_start(struct upstream_query *q)
 {
 	struct up_tcp *s = calloc(1, sizeof(*s));
 	int rc;
 
 	if (!s)
-		return UV_ENOMEM;
-	rc = uv_tcp_init(q->u->loop, &s->h);
-	if (rc < 0) {
-		free(s);
-		return rc;
-	}
-	s->h.data = s;
-	s->conn.data = s;
-	s->wreq.data = s;
-	s->q = q;
+		return -ENOMEM;
 	q->tcpc = s;
 	put16(s->out, (uint16_t)q->wirelen);
 	memcpy(s->out + 2, q->wire, q->wirelen);
 	s->outlen = q->wirelen + 2;
-	rc = uv_tcp_connect(&s->conn, &s->h, q_addr(q), tcp_connect_cb);
+	rc = net_stream_connect(q->u->net, q_addr(q), &tcp_cbs, q, &s->st);
 	if (rc < 0)
 		log_detail("upstream: %s -> %s: tcp connect: %s", q->desc, q->addrstr,
-			   uv_strerror(rc));
+			   strerror(-rc));
 	return rc;
 }
 
@@ -830,8 +755,8 @@ static bool want_tcp(struct upstream_query *q)
 
 /* --- public ------------------------------------------------------------------ */
 
-struct upstream *upstream_new(uv_loop_t *loop, struct infra *infra,
-			      const struct upstream_opts *opts)
+struct upstream *upstream_new_net(uv_loop_t *loop, struct net *net, struct infra *infra,
+				  const struct upstream_opts *opts)
 {
 	struct upstream *u;
 
@@ -840,6 +765,15 @@ struct upstream *upstream_new(uv_loop_t *loop, struct infra *infra,
 	u = calloc(1, sizeof(*u));
 	if (!u)
 		return NULL;
+	u->net = net;
+	if (!u->net) {
+		u->net = net_kernel_new(loop);
+		u->own_net = true;
+		if (!u->net) {
+			free(u);
+			return NULL;
+		}
+	}
 	u->loop = loop;
 	u->infra = infra;
 	u->opts = *opts;
@@ -851,12 +785,20 @@ struct upstream *upstream_new(uv_loop_t *loop, struct infra *infra,
 	return u;
 }
 
+struct upstream *upstream_new(uv_loop_t *loop, struct infra *infra,
+			      const struct upstream_opts *opts)
+{
+	return upstream_new_net(loop, NULL, infra, opts);
+}
+
 void upstream_free(struct upstream *u)
 {
 	if (!u)
 		return;
 	while (u->head)
 		upstream_cancel(u->head);
+	if (u->own_net)
+		net_free(u->net);
 	free(u);
 }
 

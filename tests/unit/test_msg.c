@@ -6,6 +6,7 @@
  * byte for byte where case matters.  Run under ASan, the fuzz-ish loop at
  * the end is what proves the parser never reads outside the packet. */
 #include <check.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -1149,6 +1150,57 @@ static void fuzz_check(const struct pkt *p, unsigned *ok)
 	FUZZ_CHECK(same);
 }
 
+/* The answer cache's encoder: the same bytes the builder writes after the
+ * same (lowercase) question, with every TTL field's offset reported. */
+START_TEST(encode_sections_layout)
+{
+	static const char *const an[] = {
+		"www.example.com. 300 IN CNAME web.example.com.",
+		"web.example.com. 200 IN A 192.0.2.7",
+		NULL };
+	static const char *const ns[] = {
+		"example.com. 100 IN SOA ns1.example.com. hostmaster.example.com. 1 2 3 4 5",
+		NULL };
+	struct msg_query q = query_for("www.example.com", LDNS_RR_TYPE_A, false, 0);
+	ldns_rr_list *a = rrs(an), *n = rrs(ns);
+	uint8_t enc[4096], want[4096];
+	uint16_t offs[8];
+	struct msg_sections ms;
+	size_t len;
+
+	ck_assert_int_eq(msg_encode_sections(q.qname, q.qname_len, q.qtype, q.qclass, a, n,
+					     enc, sizeof(enc), offs, 8, &ms), 0);
+	ck_assert_uint_eq(ms.start, 12 + q.qname_len + 4);
+	ck_assert_uint_eq(ms.ancount, 2);
+	ck_assert_uint_eq(ms.nscount, 1);
+	ck_assert_uint_eq(ms.nttl, 3);
+	len = msg_build_response(&q, 0, a, n, NULL, 4096, want, sizeof(want));
+	ck_assert_uint_eq(ms.len, len);
+	ck_assert_mem_eq(enc + ms.start, want + ms.start, len - ms.start);
+	/* the first owner is the question, as a pointer to it */
+	ck_assert_uint_eq(enc[ms.start], 0xc0);
+	ck_assert_uint_eq(enc[ms.start + 1], 12);
+	ck_assert_uint_eq(offs[0], ms.start + 2 + 4);
+	const uint32_t ttls[3] = { 300, 200, 100 };
+	for (int i = 0; i < 3; i++) {
+		const uint8_t *t = enc + offs[i];
+		ck_assert_uint_eq((uint32_t)t[0] << 24 | (uint32_t)t[1] << 16 |
+				  (uint32_t)t[2] << 8 | t[3], ttls[i]);
+	}
+
+	/* nothing may be cut: too small a buffer or offset table fails */
+	ck_assert_int_eq(msg_encode_sections(q.qname, q.qname_len, q.qtype, q.qclass, a, n,
+					     enc, len - 1, offs, 8, &ms), -ENOSPC);
+	ck_assert_int_eq(msg_encode_sections(q.qname, q.qname_len, q.qtype, q.qclass, a, n,
+					     enc, sizeof(enc), offs, 2, &ms), -ENOSPC);
+	/* a name that is not one */
+	ck_assert_int_eq(msg_encode_sections((const uint8_t *)"\x03www", 4, q.qtype, q.qclass,
+					     a, n, enc, sizeof(enc), offs, 8, &ms), -EINVAL);
+	ldns_rr_list_deep_free(a);
+	ldns_rr_list_deep_free(n);
+}
+END_TEST
+
 START_TEST(fuzz_parser)
 {
 	struct pkt p;
@@ -1217,6 +1269,7 @@ static Suite *msg_suite(void)
 	tcase_add_test(tr, response_caller_opt_ignored);
 	tcase_add_test(tr, udp_limit);
 	tcase_add_test(tr, qname_rdf);
+	tcase_add_test(tr, encode_sections_layout);
 	tcase_set_timeout(tf, 60);
 	tcase_add_test(tf, fuzz_parser);
 	suite_add_tcase(s, tp);

@@ -1,0 +1,145 @@
+/* cache_int.h — what cache.c (RRsets, negatives, the table, CLOCK,
+ * accounting, flushes) and cache_answer.c (whole answers in wire form)
+ * share.  Nothing here is part of the cache's contract (include/cache.h).
+ *
+ * Both kinds of entry live in one hash table and one CLOCK ring so that
+ * one cache-size bounds them together, one eviction policy arbitrates
+ * between them, and the flush functions reach both.  An entry's kind is
+ * part of its key (EF_ANSWER is folded into the hash and compared), so an
+ * answer for (name, type, class) never shadows the RRset with that key. */
+#ifndef RW_CACHE_INT_H
+#define RW_CACHE_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "cache.h"
+#include "cache_siphash.h"
+
+#define CACHE_NAME_WIRE_MAX 255
+
+/* Entry flags. */
+enum {
+	EF_NEGATIVE = 1,   /* NODATA or NXDOMAIN: holds an SOA, not an RRset */
+	EF_NXDOMAIN = 2,
+	EF_REFERENCED = 4, /* CLOCK bit: looked up since the hand last passed */
+	EF_ANSWER = 8,     /* a whole answer in wire form (cache_answer.c) */
+};
+
+/* One allocation per entry.  The lowercased owner always comes first in
+ * data: the table and the flushes compare it without knowing the kind.
+ * For EF_ANSWER entries some fields mean something else: nrr/nsig are
+ * ANCOUNT/NSCOUNT, trust holds the rcode, orig_ttl is the smallest TTL of
+ * the answer (its lifetime, for prefetch), and data is laid out as
+ * cache_answer.c says. */
+struct entry {
+	struct entry *chain;       /* next in the hash bucket */
+	struct entry *prev, *next; /* CLOCK ring */
+	uint64_t hash;
+	uint64_t expiry_ms;        /* dead when now >= expiry_ms */
+	uint32_t size;             /* malloc_usable_size() of this entry */
+	uint32_t orig_ttl;         /* TTL when stored, for prefetch decisions */
+	uint16_t type, cls;
+	uint16_t nrr, nsig;        /* negative entries: nrr = 1 (the SOA) */
+	uint8_t namelen, trust, security, flags;
+	/* owner[namelen], then nrr + nsig records [rdlen:2][rdata];
+	 * negative: owner, [apexlen:1][apex], one SOA record. */
+	uint8_t data[];
+};
+
+struct cache {
+	struct entry **table;
+	size_t nbuckets;           /* power of two */
+	size_t count;              /* every entry, answers included */
+	size_t table_bytes, entry_bytes, max_bytes;
+	size_t n_nxdomain;         /* lets negative lookups skip the ancestor walk */
+	size_t n_answers, answer_bytes; /* the EF_ANSWER part of count and entry_bytes */
+	struct entry *hand;        /* CLOCK hand; NULL when empty */
+	uint64_t last_now_ms;      /* for evictions triggered without a clock */
+	struct cache_policy pol;
+	struct siphash_key key;
+	struct cache_stats st;
+};
+
+static inline uint8_t cache_ascii_lower(uint8_t c)
+{
+	return (uint8_t)(c - 'A') < 26u ? (uint8_t)(c + 32) : c;
+}
+
+/* The kind (EF_ANSWER or 0) goes into the hashed prefix above type and
+ * class, so an answer and the RRset of the same name and type land in
+ * unrelated buckets. */
+static inline uint64_t cache_key_hash(const struct cache *c, const uint8_t *name, size_t len,
+				      uint16_t type, uint16_t cls, uint8_t kind)
+{
+	return siphash13(&c->key, (uint64_t)type | (uint64_t)cls << 16 | (uint64_t)kind << 32,
+			 name, len);
+}
+
+/* Inline because the answer-cache hit path is one hash and this walk. */
+static inline struct entry *cache_table_find(const struct cache *c, const uint8_t *name,
+					     size_t len, uint16_t type, uint16_t cls,
+					     uint8_t kind, uint64_t hash)
+{
+	struct entry *e = c->table[hash & (c->nbuckets - 1)];
+
+	for (; e; e = e->chain)
+		if (e->hash == hash && e->type == type && e->cls == cls &&
+		    (e->flags & EF_ANSWER) == kind && e->namelen == len &&
+		    memcmp(e->data, name, len) == 0)
+			return e;
+	return NULL;
+}
+
+static inline uint16_t cache_rd16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+/* An EF_ANSWER entry's data, after the lowercased qname:
+ *     [blob length:2][TTL field offsets:2 each, nrr + nsig of them][blob]
+ * all big-endian.  The offsets are message offsets; the blob is the
+ * message from offset 12 + qname length + 4 (header, question) on, and
+ * its TTL fields hold each record's TTL as stored. */
+static inline size_t cache_answer_nttl(const struct entry *e)
+{
+	return (size_t)e->nrr + e->nsig;
+}
+
+static inline const uint8_t *cache_answer_offs(const struct entry *e)
+{
+	return e->data + e->namelen + 2;
+}
+
+static inline size_t cache_answer_bloblen(const struct entry *e)
+{
+	return cache_rd16(e->data + e->namelen);
+}
+
+static inline const uint8_t *cache_answer_blob(const struct entry *e)
+{
+	return cache_answer_offs(e) + 2 * cache_answer_nttl(e);
+}
+
+/* Message offset where the blob starts: after the header and question. */
+static inline size_t cache_answer_start(const struct entry *e)
+{
+	return 12u + (size_t)e->namelen + 4u;
+}
+
+/* cache.c (which links without cache_answer.c: storing and serving
+ * answers needs msg.c's encoder, dropping and flushing them does not) */
+struct entry *cache_entry_alloc(size_t datalen);
+/* Put e (key and hash set) in place of old (may be NULL), then evict down
+ * to max_bytes. */
+void cache_entry_commit(struct cache *c, struct entry *old, struct entry *e, uint64_t now_ms);
+void cache_entry_remove(struct cache *c, struct entry *e);
+/* RFC 2181 8 and the cache-min/max-ttl policy, as RRsets get them. */
+uint32_t cache_ttl_positive(const struct cache *c, uint32_t ttl);
+/* RFC 2308 5: min(SOA TTL, SOA MINIMUM), capped by cache-max-negative-ttl. */
+uint32_t cache_ttl_negative(const struct cache *c, uint32_t soa_ttl, uint32_t soa_minimum);
+
+
+#endif
