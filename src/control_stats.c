@@ -292,6 +292,8 @@ static void add_cache(struct ctl_metrics *m, const struct cache_stats *cur,
 	CTR(m, "cache_evictions", "Entries evicted to stay under cache-size",
 	    sub_sat(cur->evictions, base->evictions));
 	GAUGE(m, "cache_entries", "Entries held", cur->entries);
+	GAUGE(m, "cache_answers", "Whole answers held in wire form (the hit path)", cur->answers);
+	GAUGE(m, "cache_answer_bytes", "Bytes of those answers", cur->answer_bytes);
 	GAUGE(m, "cache_bytes", "Bytes held by the cache", cur->bytes);
 	GAUGE(m, "cache_max_bytes", "cache-size", cur->max_bytes);
 }

@@ -51,6 +51,7 @@ static void ctl_usage(FILE *f)
 		"  cache flush-zone NAME         remove NAME and everything below it\n"
 		"  cache flush-all               empty the cache\n"
 		"  flush-infra [ADDR|all]        forget what is known about servers\n"
+		"  stack                         raw mode: ARP cache and TCP connections (netstat)\n"
 		"  reload                        re-read the configuration\n"
 		"  verbosity [N]                 show or set the log verbosity (0-4)\n"
 		"  stop                          stop the daemon\n\n"
