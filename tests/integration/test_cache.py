@@ -166,3 +166,25 @@ def test_serve_stale_when_every_server_is_stopped(hier_info, fresh_resolver):
     assert rr_lines(stale.answer) == rr_lines(fresh.answer)
     assert answer_ttls(stale) == [30]
     assert waited < 3, waited
+
+
+@pytest.mark.rootwalk_only
+def test_prefetch_refreshes_a_popular_answer_before_it_expires(hier_info, fresh_resolver):
+    """With prefetch on, a hit in the last 10% of the TTL refreshes the
+    entry in the background: once the original TTL is over, the name is
+    still answered from cache, with a fresh TTL and no further query."""
+    r = fresh_resolver(extra="prefetch: yes\ncache-max-ttl: 20\n")
+    zone_srv = server_for(hier_info, "example.com.")
+    first = ask(r, "www.example.com.", "A")
+    assert answer_ttls(first) == [20]
+    c0 = hier.count(hier_info["dir"])[zone_srv]["queries"]
+    time.sleep(19.2)                       # 1 s left: under 10% of 20 s
+    late = ask(r, "www.example.com.", "A")
+    assert answer_ttls(late) == [1]
+    time.sleep(0.5)                        # the background refresh lands
+    assert hier.count(hier_info["dir"])[zone_srv]["queries"] == c0 + 1
+    time.sleep(1.0)                        # the original entry is gone now
+    after = ask(r, "www.example.com.", "A")
+    assert rr_lines(after.answer) == rr_lines(first.answer)
+    assert 17 <= answer_ttls(after)[0] <= 19
+    assert hier.count(hier_info["dir"])[zone_srv]["queries"] == c0 + 1
