@@ -13,17 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define RW_ASAN 1
-#endif
-#endif
-#if defined(__SANITIZE_ADDRESS__) || defined(RW_ASAN)
-#include <sanitizer/lsan_interface.h>
-#define assert_no_leaks() ck_assert_int_eq(__lsan_do_recoverable_leak_check(), 0)
-#else
-#define assert_no_leaks() ((void)0)
-#endif
+#include "leak.h"
 
 #define TTL_MS 900000u
 

@@ -26,17 +26,7 @@
 #include "transport.h"
 #include "upstream.h"
 
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define RW_ASAN 1
-#endif
-#endif
-#if defined(__SANITIZE_ADDRESS__) || defined(RW_ASAN)
-#include <sanitizer/lsan_interface.h>
-#define assert_no_leaks() ck_assert_int_eq(__lsan_do_recoverable_leak_check(), 0)
-#else
-#define assert_no_leaks() ((void)0)
-#endif
+#include "leak.h"
 
 #define ADDR_A 0xc6120002u /* 198.18.0.2: rootwalkd's side */
 #define ADDR_B 0xc6120001u /* 198.18.0.1: the peer */

@@ -20,17 +20,7 @@
 #include "log.h"
 #include "upstream.h"
 
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define RW_ASAN 1
-#endif
-#endif
-#if defined(__SANITIZE_ADDRESS__) || defined(RW_ASAN)
-#include <sanitizer/lsan_interface.h>
-#define assert_no_leaks() ck_assert_int_eq(__lsan_do_recoverable_leak_check(), 0)
-#else
-#define assert_no_leaks() ((void)0)
-#endif
+#include "leak.h"
 
 #define A_GOOD 0xc0000201u   /* 192.0.2.1: the real answer */
 #define A_FORGED 0x06060606u /* 6.6.6.6: what forgers send */
