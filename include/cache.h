@@ -142,6 +142,21 @@ typedef int (*cache_walk_fn)(void *ud, const struct cache_entry_view *e);
 void cache_walk(struct cache *c, const ldns_rdf *below, uint64_t now_ms,
 		cache_walk_fn fn, void *ud);
 
+/* The same walk in steps, so a long one (cache dump) can yield to the
+ * event loop between them.  Start with a zeroed cursor; each call visits
+ * whole hash buckets until `budget` units are spent (an entry or an empty
+ * bucket is one unit) and returns the units spent; cur->done is set after
+ * the last bucket or when the callback returns non-zero.  The cache may
+ * change between steps: an entry present for the whole walk is visited
+ * exactly once unless cache_flush_all() ran in between (then it may be
+ * visited twice); entries added or removed meanwhile may or may not be. */
+struct cache_cursor {
+	uint64_t pos;
+	bool done;
+};
+size_t cache_walk_step(struct cache *c, const ldns_rdf *below, uint64_t now_ms,
+		       struct cache_cursor *cur, size_t budget, cache_walk_fn fn, void *ud);
+
 void cache_get_stats(const struct cache *c, struct cache_stats *st);
 
 const char *cache_trust_str(enum cache_trust t);

@@ -1105,25 +1105,77 @@ static int walk_entry(const struct entry *e, uint64_t now_ms, cache_walk_fn fn, 
 	return rc;
 }
 
+/* Reverse the bits of v: the walk's cursor counts with the high bit of
+ * the bucket index as its lowest digit (reverse binary iteration), so
+ * doubling the table between two steps neither skips nor repeats a bucket:
+ * a bucket's entries move to buckets whose reversed index is the same
+ * prefix.  Halving (flush-all) may repeat some, never skips one. */
+static uint64_t rev64(uint64_t v)
+{
+	v = (v >> 1 & 0x5555555555555555ull) | (v & 0x5555555555555555ull) << 1;
+	v = (v >> 2 & 0x3333333333333333ull) | (v & 0x3333333333333333ull) << 2;
+	v = (v >> 4 & 0x0f0f0f0f0f0f0f0full) | (v & 0x0f0f0f0f0f0f0f0full) << 4;
+	return __builtin_bswap64(v);
+}
+
+static uint64_t cursor_next(uint64_t v, size_t nbuckets)
+{
+	v |= ~(uint64_t)(nbuckets - 1);
+	return rev64(rev64(v) + 1);
+}
+
+/* Visit the live RRset and negative entries of one bucket.  Returns the
+ * number visited, or -1 when the callback asked to stop. */
+static long walk_bucket(const struct cache *c, size_t b, const struct lname *zone,
+			uint64_t now_ms, cache_walk_fn fn, void *ud)
+{
+	long n = 0;
+
+	for (const struct entry *e = c->table[b]; e; e = e->chain) {
+		/* answers are derived from the entries walked */
+		if (!entry_live(e, now_ms) || (e->flags & EF_ANSWER))
+			continue;
+		if (zone && !name_at_or_below(e->data, e->namelen, zone->wire, zone->len))
+			continue;
+		n++;
+		if (walk_entry(e, now_ms, fn, ud))
+			return -1;
+	}
+	return n;
+}
+
+size_t cache_walk_step(struct cache *c, const ldns_rdf *below, uint64_t now_ms,
+		       struct cache_cursor *cur, size_t budget, cache_walk_fn fn, void *ud)
+{
+	struct lname zone;
+	size_t visited = 0;
+
+	if (!c || !fn || !cur || cur->done ||
+	    (below && lname_from_rdf(&zone, below) < 0)) {
+		if (cur)
+			cur->done = true;
+		return 0;
+	}
+	while (visited < budget) {
+		long n = walk_bucket(c, cur->pos & (c->nbuckets - 1), below ? &zone : NULL,
+				     now_ms, fn, ud);
+
+		cur->pos = cursor_next(cur->pos, c->nbuckets);
+		if (n < 0 || cur->pos == 0) {
+			cur->done = true;
+			break;
+		}
+		visited += (size_t)n + 1; /* an empty bucket costs too */
+	}
+	return visited;
+}
+
 void cache_walk(struct cache *c, const ldns_rdf *below, uint64_t now_ms,
 		cache_walk_fn fn, void *ud)
 {
-	struct lname zone;
+	struct cache_cursor cur = {0};
 
-	if (!c || !fn || (below && lname_from_rdf(&zone, below) < 0))
-		return;
-	for (size_t b = 0; b < c->nbuckets; b++) {
-		for (const struct entry *e = c->table[b]; e; e = e->chain) {
-			/* answers are derived from the entries walked */
-			if (!entry_live(e, now_ms) || (e->flags & EF_ANSWER))
-				continue;
-			if (below && !name_at_or_below(e->data, e->namelen, zone.wire,
-						       zone.len))
-				continue;
-			if (walk_entry(e, now_ms, fn, ud))
-				return;
-		}
-	}
+	cache_walk_step(c, below, now_ms, &cur, SIZE_MAX, fn, ud);
 }
 
 void cache_get_stats(const struct cache *c, struct cache_stats *st)

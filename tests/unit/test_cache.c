@@ -887,6 +887,45 @@ START_TEST(walk_visits_live)
 }
 END_TEST
 
+/* A stepped walk visits every entry present throughout exactly once,
+ * although the table doubles several times between its steps. */
+static int count_cb(void *ud, const struct cache_entry_view *e)
+{
+	int *seen = ud;
+	char *s = ldns_rdf2str(e->owner);
+	int i = -1;
+
+	if (s && sscanf(s, "n%d.", &i) == 1 && i >= 0 && i < 100)
+		seen[i]++;
+	free(s);
+	return 0;
+}
+
+START_TEST(walk_step_resumes_across_growth)
+{
+	int seen[100] = { 0 };
+	struct cache_cursor cur = { 0 };
+	char buf[80];
+	int added = 0, steps = 0;
+
+	for (int i = 0; i < 100; i++) {
+		snprintf(buf, sizeof(buf), "n%d.example. 300 IN A 192.0.2.1", i);
+		store1(buf, CACHE_TRUST_ANSWER_AUTH, 0);
+	}
+	while (!cur.done) {
+		ck_assert_uint_le(cache_walk_step(c, NULL, 0, &cur, 3, count_cb, seen), 3 + 8);
+		for (int k = 0; k < 40 && added < 2000; k++, added++) {
+			snprintf(buf, sizeof(buf), "m%d.example. 300 IN A 192.0.2.1", added);
+			store1(buf, CACHE_TRUST_ANSWER_AUTH, 0);
+		}
+		ck_assert_int_lt(++steps, 100000);
+	}
+	for (int i = 0; i < 100; i++)
+		ck_assert_int_eq(seen[i], 1);
+	ck_assert_uint_eq(cache_walk_step(c, NULL, 0, &cur, 3, count_cb, seen), 0);
+}
+END_TEST
+
 /* ---- stats ---------------------------------------------------------- */
 
 START_TEST(stats_counters)
@@ -1060,6 +1099,7 @@ static Suite *cache_suite(void)
 	tcase_add_test(t, serve_stale_window);
 	tcase_add_test(t, stale_off_reclaims_expired);
 	tcase_add_test(t, walk_visits_live);
+	tcase_add_test(t, walk_step_resumes_across_growth);
 	tcase_add_test(t, stats_counters);
 	tcase_add_test(t, rrsig_roundtrip);
 	tcase_add_test(t, rrsig_must_match);
