@@ -31,12 +31,13 @@ static void icmp4_echo_reply(struct stack *st, const struct pkt *req, const stru
 		stack_count_drop(st, STACK_DROP_NOMEM);
 		return;
 	}
-	/* Same identifier, sequence and data; only the type changes. */
+	/* Same identifier, sequence and data; only the type changes.  The
+	 * checksum is summed afresh: patching the request's (RFC 1624) gives
+	 * 0x0000 instead of 0xffff when the reply sums to zero. */
 	memcpy(b, req->data, req->len);
 	b[0] = ICMP4_ECHO_REPLY;
-	wire_put16(b + 2, csum_update16(wire_get16(req->data + 2),
-					(uint16_t)(ICMP4_ECHO_REQUEST << 8),
-					(uint16_t)(ICMP4_ECHO_REPLY << 8)));
+	wire_put16(b + 2, 0);
+	wire_put16(b + 2, csum(b, req->len));
 	st->nif.stats.icmp_out++;
 	(void)ip4_output(st, p, ip->src, IP4_PROTO_ICMP, now_ms);
 }
