@@ -87,6 +87,11 @@ def command(d, name, srv):
         return ["nsd", "-d", "-c", os.path.join(d, "conf", f"{name}.nsd.conf")]
     if kind == "knot":
         return ["knotd", "-c", os.path.join(d, "conf", f"{name}.knot.conf")]
+    if kind == "lossy":   # a relay in front of another server of the hierarchy
+        return [PYTHON, os.path.join(HERE, "lossy.py"), srv["addrs"][0],
+                T.SERVERS[srv["backend"]]["addrs"][0],
+                "--count", os.path.join(d, "run", f"{name}.count"),
+                "--stats", os.path.join(d, "run", f"{name}.stats")]
     cmd = [PYTHON, os.path.join(HERE, "badserver.py"), kind, srv["addrs"][0],
            "--count", os.path.join(d, "run", f"{name}.count"),
            "--hints", os.path.join(d, "root.hints")]
@@ -109,9 +114,9 @@ def answers_as_expected(srv, addr):
     if kind == "drop":   # never answers; the TCP listener is all we can see
         with socket.create_connection((addr, 53), timeout=0.5):
             return True
-    zone = srv["zones"][0] if srv["zones"] else "."
+    zone = srv["zones"][0] if srv["zones"] else srv.get("relays", ".")
     r = dns.query.udp(_soa_query(zone), addr, timeout=0.5)
-    if kind in ("nsd", "knot"):
+    if kind in ("nsd", "knot", "lossy"):
         return (r.rcode() == dns.rcode.NOERROR and bool(r.flags & dns.flags.AA)
                 and len(r.answer) == 1)
     if kind == "tc":
@@ -257,6 +262,67 @@ def down(d):
     for pid in pids.values():
         stop_pid(pid)
     os.unlink(_pids_path(os.path.abspath(d)))
+
+
+def _start_one(d, name):
+    srv = T.SERVERS[name]
+    log = os.path.join(d, "logs", f"{name}.log")
+    with open(log, "ab") as lf:
+        proc = subprocess.Popen(command(d, name, srv), stdout=lf, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, start_new_session=True)
+    return proc, log
+
+
+def _group_gone(pgid):
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+def kill(d, name, sig=signal.SIGKILL, timeout=5.0):
+    """Kill one server abruptly (fault tests): the signal goes to its whole
+    process group, since NSD's serving children would otherwise outlive
+    their parent and keep answering.  Bounded wait until they are gone."""
+    d = os.path.abspath(d)
+    with open(_pids_path(d)) as f:
+        pid = json.load(f)[name]
+    try:
+        os.killpg(pid, sig)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if gone(pid) and (sig != signal.SIGKILL or _group_gone(pid)):
+            return
+        time.sleep(0.02)
+    raise HierError(f"{name} (pid {pid}) still there {timeout}s after signal {sig}")
+
+
+def restart(d, name, info=None):
+    """Start one server again after kill(), wait until it answers, and record
+    its new pid in DIR/run/pids.json (and in info, hier.up()'s dict, when
+    given, so reports about dead servers look at the right process).
+    Returns the new pid."""
+    d = os.path.abspath(d)
+    with open(_pids_path(d)) as f:
+        pids = json.load(f)
+    old = pids.get(name)
+    if old and not gone(old):
+        raise HierError(f"{name} (pid {old}) is still running")
+    proc, log = _start_one(d, name)
+    pids[name] = proc.pid
+    with open(_pids_path(d), "w") as f:
+        json.dump(pids, f)
+    if info is not None:
+        info["servers"][name]["pid"] = proc.pid
+    try:
+        wait_ready(name, T.SERVERS[name], proc, log)
+    except BaseException:
+        stop_pid(proc.pid)
+        raise
+    return proc.pid
 
 
 def _kv_lines(text, sep):

@@ -39,6 +39,11 @@ SERVERS = {
     "bad-refused":  {"kind": "refused",  "addrs": ["127.5.0.3"], "zones": []},
     "bad-servfail": {"kind": "servfail", "addrs": ["127.5.0.4"], "zones": []},
     "bad-lame":     {"kind": "lame",     "addrs": ["127.5.0.5"], "zones": []},
+    # lossy.test: its only name server is lossy.py, a relay that drops a
+    # third of the UDP queries (seeded) in front of lossy-backend
+    "lossy-backend": {"kind": "nsd", "addrs": ["127.3.6.1"], "zones": ["lossy.test."]},
+    "lossy":        {"kind": "lossy", "addrs": ["127.6.0.1"], "zones": [],
+                     "backend": "lossy-backend", "relays": "lossy.test."},
 }
 
 # Name servers of every zone (the apex NS set and the parent's delegation).
@@ -67,6 +72,7 @@ ZONE_NS = {
                       ("ns2.alllame.test.", "127.5.0.3"),   # REFUSED
                       ("ns3.alllame.test.", "127.5.0.4")],  # SERVFAIL
     "refused.test.": [("ns.refused.test.", "127.5.0.3")],
+    "lossy.test.": [("ns.lossy.test.", "127.6.0.1")],   # the relay, not the backend
 }
 
 SOA_MINIMUM = 300      # negative-caching TTL of every zone
@@ -119,6 +125,7 @@ RECORDS = {
     "c.b.a.test.": [],
     "d.c.b.a.test.": [("www", None, "A", "192.0.2.44")],
     "tconly.test.": [("www", None, "A", "192.0.2.77")],
+    "lossy.test.": [("www", None, "A", "192.0.2.88"), ("*", None, "A", "192.0.2.89")],
 }
 
 
