@@ -629,11 +629,12 @@ static enum step process_query_targets(struct iter_q *q, struct frame *f, uint64
 	default:
 		break;
 	}
-	if (f->dp->retry_rounds == 0 && iter_deleg_retry_timed_out(f->dp) > 0) {
+	if (f->dp->retry_rounds < ITER_TIMEOUT_RETRY_ROUNDS &&
+	    iter_deleg_retry_timed_out(f->dp) > 0) {
 		char zb[ITER_NAME_STRLEN];
 
 		f->dp->retry_rounds++;
-		log_query("zone %s: every server tried, once more for those that timed out",
+		log_query("zone %s: every server tried, again for those that timed out",
 			  iter_name_str(f->dp->zone, zb, sizeof(zb)));
 		return STEP_NEXT;
 	}

@@ -119,6 +119,14 @@ struct iter_deleg {
 	uint32_t retry_rounds;     /* extra rounds over timed-out servers */
 };
 
+/* Extra rounds over the servers of a zone that timed out, after each was
+ * tried once: a server that loses a third of its queries must not cost
+ * a client a SERVFAIL one time in nine (two tries of one server), as it
+ * did with a single extra round.  Five, as Unbound's OUTBOUND_MSG_RETRY;
+ * the RTO doubles once per round (infra), and query-timeout and
+ * max-upstream-queries still bound the whole resolution. */
+#define ITER_TIMEOUT_RETRY_ROUNDS 5u
+
 struct iter_deleg *iter_deleg_new(const ldns_rdf *zone);
 void iter_deleg_free(struct iter_deleg *dp);
 /* Add an NS name (deduplicated).  Returns its index or -1. */
