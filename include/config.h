@@ -48,6 +48,12 @@ struct config {
 	uint32_t tcp_idle_timeout_ms;   /* tcp-idle-timeout (10000) */
 	uint32_t max_udp_size;          /* max-udp-size: our EDNS size to clients (1232) */
 	uint32_t max_queries_in_flight; /* max-queries-in-flight (4096): beyond -> SERVFAIL */
+	/* response rate limiting over UDP (rrl.h) */
+	uint32_t rrl_responses_per_second; /* rrl-responses-per-second (0 = off) */
+	uint32_t rrl_slip;                 /* rrl-slip (2): every Nth limited reply TC=1 */
+	uint32_t rrl_ipv4_prefix;          /* rrl-ipv4-prefix (24) */
+	uint32_t rrl_ipv6_prefix;          /* rrl-ipv6-prefix (56) */
+	uint32_t rrl_table_size;           /* rrl-table-size: prefixes remembered (65536) */
 
 	/* daemon */
 	int verbosity;       /* verbosity (1) */

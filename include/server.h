@@ -35,6 +35,9 @@ struct server_stats {
 	/* Added: connections closed because the client let more than 256 KiB
 	 * of answers pile up unread. */
 	uint64_t tcp_slow_closed;
+	/* Added: UDP replies over the client prefix's rate (rrl.h), dropped
+	 * or sent in their slipped (empty, TC=1) form. */
+	uint64_t rrl_dropped, rrl_slipped;
 };
 /* Added, what the counters mean: udp_queries/tcp_queries count every
  * datagram/frame received; dropped counts messages the parser would not
@@ -72,6 +75,12 @@ size_t server_client_max_len(const struct server_client *c, const struct msg_que
 const struct sockaddr *server_client_addr(const struct server_client *c);
 
 void server_get_stats(const struct server *s, struct server_stats *st);
+
+/* Added: limit UDP replies with this response-rate table (rrl.h; NULL:
+ * off).  Borrowed: it must outlive the server; several servers (one per
+ * worker thread) may share one table. */
+struct rrl;
+void server_set_rrl(struct server *s, struct rrl *rrl);
 
 /* Added, the teardown contract: server_stop() closes every handle (replies
  * to clients still held are then discarded, not sent); the memory goes

@@ -94,6 +94,11 @@ static const struct key_def keys[] = {
 	KEY_U32("tcp-idle-timeout", tcp_idle_timeout_ms, 1, TIMEOUT_MAX_MS),
 	KEY_U32("max-udp-size", max_udp_size, 512, 65535),
 	KEY_U32("max-queries-in-flight", max_queries_in_flight, 1, 1000000),
+	KEY_U32("rrl-responses-per-second", rrl_responses_per_second, 0, 1000000),
+	KEY_U32("rrl-slip", rrl_slip, 0, 100),
+	KEY_U32("rrl-ipv4-prefix", rrl_ipv4_prefix, 0, 32),
+	KEY_U32("rrl-ipv6-prefix", rrl_ipv6_prefix, 0, 128),
+	KEY_U32("rrl-table-size", rrl_table_size, 1, 16777216),
 	/* daemon */
 	KEY_INT("verbosity", verbosity, 0, 5),
 	KEY_STR("username", username, STR_EMPTY_OK),
@@ -845,6 +850,11 @@ void config_init(struct config *cfg)
 	cfg->tcp_idle_timeout_ms = 10000;
 	cfg->max_udp_size = 1232;
 	cfg->max_queries_in_flight = 4096;
+	cfg->rrl_responses_per_second = 0;
+	cfg->rrl_slip = 2;
+	cfg->rrl_ipv4_prefix = 24;
+	cfg->rrl_ipv6_prefix = 56;
+	cfg->rrl_table_size = 65536;
 
 	cfg->verbosity = 1;
 	cfg->username = must_strdup("rootwalk");

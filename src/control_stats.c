@@ -343,6 +343,8 @@ static void add_server(struct ctl_metrics *m, const struct server_stats *cur,
 	SRV(tcp_idle_closed, "TCP connections closed for idleness");
 	SRV(replies, "Replies sent to clients");
 	SRV(truncated, "UDP replies sent truncated");
+	SRV(rrl_dropped, "UDP replies dropped by response rate limiting");
+	SRV(rrl_slipped, "UDP replies sent empty with TC by response rate limiting");
 #undef SRV
 	GAUGE(m, "server_tcp_open", "TCP client connections open", cur->tcp_open);
 }

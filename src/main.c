@@ -33,6 +33,7 @@
 #include "iter.h"
 #include "log.h"
 #include "request.h"
+#include "rrl.h"
 #include "server.h"
 #include "transport.h"
 #include "upstream.h"
@@ -49,6 +50,7 @@ struct daemon {
 	struct upstream *up;
 	struct request_ctx *req;
 	struct server *srv;
+	struct rrl *rrl; /* response rate limiting, shared by the servers; NULL: off */
 	struct control *ctl;
 	uint64_t start_ms;
 	struct iter_env env;
@@ -306,6 +308,11 @@ static int daemon_setup(struct daemon *d)
 		log_err("out of memory setting up the server");
 		return -1;
 	}
+	if (rrl_new_from_config(&d->cfg, &d->rrl) != 0) {
+		log_err("out of memory for the response rate limiting table");
+		return -1;
+	}
+	server_set_rrl(d->srv, d->rrl);
 	/* the control socket first: "already running" beats EADDRINUSE */
 	if (control_setup(d) != 0 || server_start(d->srv) != 0)
 		return -1;
@@ -351,6 +358,7 @@ static void daemon_teardown(struct daemon *d)
 		control_free(d->ctl);
 	if (d->srv)
 		server_free(d->srv);
+	rrl_free(d->rrl);
 	net_free(d->net);
 	infra_free(d->infra);
 	cache_free(d->cache);

@@ -35,6 +35,7 @@
 #include <sys/socket.h>
 
 #include "log.h"
+#include "rrl.h"
 #include "transport.h"
 
 #define TCP_BACKLOG 256
@@ -107,6 +108,7 @@ struct server {
 	size_t handles; /* connection timers whose close callback is due */
 	struct server_stats st;
 	bool started, stopped, freed;
+	struct rrl *rrl; /* response rate limiting (UDP); NULL: off */
 };
 
 static void server_maybe_destroy(struct server *s);
@@ -244,9 +246,40 @@ static bool origin_alive(const struct server *s, const struct origin *o)
 	return o->conn ? !o->conn->closing : true;
 }
 
+/* Response rate limiting (rrl.h), UDP only: within the client prefix's
+ * rate the reply goes as it is; over it, nothing goes, or the slipped
+ * (empty, TC=1) form in slip, so a real client retries over TCP. */
+static bool rrl_admit(struct server *s, const struct origin *o, const uint8_t **wire,
+		      size_t *len, uint8_t slip[RRL_SLIP_MAX])
+{
+	enum rrl_verdict v = rrl_check(s->rrl, o->peer, uv_now(s->loop));
+	size_t n = v == RRL_SLIP ? rrl_slip_reply(*wire, *len, slip, RRL_SLIP_MAX) : 0;
+	char who[ADDR_STR_MAX];
+
+	if (v == RRL_SEND)
+		return true;
+	if (log_get_verbosity() >= LOGL_QUERY) {
+		addr_str(o->peer, who, sizeof(who));
+		log_query("%s: over the response rate, reply %s", who, n ? "slipped" : "dropped");
+	}
+	if (!n) {
+		s->st.rrl_dropped++;
+		return false;
+	}
+	s->st.rrl_slipped++;
+	*wire = slip;
+	*len = n;
+	return true;
+}
+
 static void send_to(struct server *s, const struct origin *o, const uint8_t *wire, size_t len)
 {
-	int r = o->conn ? conn_send(o->conn, wire, len) : udp_send(o->ul, o->peer, wire, len);
+	uint8_t slip[RRL_SLIP_MAX];
+	int r;
+
+	if (!o->conn && s->rrl && !rrl_admit(s, o, &wire, &len, slip))
+		return;
+	r = o->conn ? conn_send(o->conn, wire, len) : udp_send(o->ul, o->peer, wire, len);
 
 	if (r == 0)
 		count_reply(s, wire, len);
@@ -876,6 +909,11 @@ size_t server_client_max_len(const struct server_client *c, const struct msg_que
 const struct sockaddr *server_client_addr(const struct server_client *c)
 {
 	return (const struct sockaddr *)&c->peer;
+}
+
+void server_set_rrl(struct server *s, struct rrl *rrl)
+{
+	s->rrl = rrl;
 }
 
 void server_get_stats(const struct server *s, struct server_stats *st)
