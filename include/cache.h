@@ -9,7 +9,20 @@
  * from the allocations the cache really makes; least recently used
  * entries are evicted first.
  *
- * Not thread-safe: one cache per event loop until workers share one. */
+ * Thread-safe: the workers share one cache.  Every call may run on any
+ * thread at any time, concurrently with any other call, and each call on
+ * a single key (store, lookup, the hit path) is atomic.  Inside, the cache
+ * is split into up to 256 shards by key hash, each with its own lock,
+ * table, CLOCK ring and an equal share of max_bytes, so no call takes a
+ * global lock and "least recently used first" holds within a shard.  A
+ * cache made with max_bytes under 512 KiB has a single shard; the shard
+ * count is fixed at cache_new (at most max_bytes / 256 KiB).  Calls that
+ * span keys (RFC 8020 ancestor lookups, the side effects of a store,
+ * flushes, walks, stats) visit the shards one at a time and are not
+ * atomic as a whole: a flush removes what was there when it reached each
+ * shard, a stats read sums the shards as it finds them.  Callbacks of
+ * cache_walk and cache_walk_step run under a shard's lock and must not
+ * call into the cache. */
 #ifndef RW_CACHE_H
 #define RW_CACHE_H
 

@@ -5,7 +5,11 @@
  * zone), and behaviour flags (EDNS, 0x20 case preservation, TCP only).
  * Entries expire after `ttl_ms` so a server gets a fresh chance; the table
  * is bounded by max_entries (least recently used evicted).  Every call takes
- * now_ms. */
+ * now_ms.
+ *
+ * Thread-safe: workers share one infra; every call takes its mutex (even a
+ * lookup, which moves the entry up the LRU list).  infra_walk() holds it
+ * while the callback runs, so the callback must not call infra. */
 #ifndef RW_INFRA_H
 #define RW_INFRA_H
 

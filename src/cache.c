@@ -32,12 +32,26 @@
  *
  * Memory is counted with malloc_usable_size() of every entry and of the
  * bucket array, so max_bytes bounds what the allocator really handed us
- * (minus its own per-chunk header, which the allocator does not report). */
+ * (minus its own per-chunk header, which the allocator does not report).
+ *
+ * Threads (workers share one cache): the cache is split into shards by
+ * the key hash's top byte, each a table + CLOCK ring + budget share +
+ * counters behind its own mutex (cache_int.h has the rules).  A lookup or
+ * a store of one key locks one shard; what spans keys (the RFC 8020
+ * ancestor walk, dropping answers and NXDOMAINs a store contradicts,
+ * flushes, walks, stats) visits shards one after the other, never holding
+ * two locks, so there is no lock order to get wrong.  Such operations are
+ * not atomic across shards: a store's side effects land just after its
+ * entry does, a flush-all empties shard after shard.  Each interleaving
+ * is one that two single-threaded callers could also produce in some
+ * order, except that a reader may briefly see a new RRset beside an
+ * NXDOMAIN above it that is about to go. */
 #include "cache.h"
 #include "cache_int.h"
 #include "log.h"
 
 #include <malloc.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -147,16 +161,20 @@ static uint32_t ttl_clamp(uint32_t ttl, uint32_t lo, uint32_t hi)
 /* Min first, then max: max wins if they cross. */
 uint32_t cache_ttl_positive(const struct cache *c, uint32_t ttl)
 {
-	return ttl_clamp(ttl_sane(ttl), c->pol.min_ttl, c->pol.max_ttl);
+	const struct cache_policy *p = cache_pol(c);
+
+	return ttl_clamp(ttl_sane(ttl), p->min_ttl, p->max_ttl);
 }
 
 uint32_t cache_ttl_negative(const struct cache *c, uint32_t soa_ttl, uint32_t soa_minimum)
 {
 	uint32_t t = ttl_sane(soa_ttl);
 
+	uint32_t max = cache_pol(c)->max_negative_ttl;
+
 	if (ttl_sane(soa_minimum) < t)
 		t = ttl_sane(soa_minimum);
-	return t < c->pol.max_negative_ttl ? t : c->pol.max_negative_ttl;
+	return t < max ? t : max;
 }
 
 /* Seconds left, rounded up so a live entry never shows TTL 0 (a TTL of 0
@@ -174,11 +192,13 @@ static bool entry_live(const struct entry *e, uint64_t now_ms)
 /* Expired but still inside the serve-expired window (RFC 8767). */
 static bool entry_stale_ok(const struct cache *c, const struct entry *e, uint64_t now_ms)
 {
-	return c->pol.serve_expired &&
-	       now_ms < e->expiry_ms + (uint64_t)c->pol.serve_expired_window * 1000;
+	const struct cache_policy *p = cache_pol(c);
+
+	return p->serve_expired &&
+	       now_ms < e->expiry_ms + (uint64_t)p->serve_expired_window * 1000;
 }
 
-/* ---- table and CLOCK ring ------------------------------------------- */
+/* ---- table and CLOCK ring (one shard, its lock held) ----------------- */
 
 static uint64_t key_hash(const struct cache *c, const uint8_t *name, size_t len,
 			 uint16_t type, uint16_t cls)
@@ -186,23 +206,17 @@ static uint64_t key_hash(const struct cache *c, const uint8_t *name, size_t len,
 	return cache_key_hash(c, name, len, type, cls, 0);
 }
 
-static struct entry *find_name(const struct cache *c, const uint8_t *name, size_t len,
-			       uint16_t type, uint16_t cls)
-{
-	return cache_table_find(c, name, len, type, cls, 0, key_hash(c, name, len, type, cls));
-}
-
 /* Double the bucket array when the load passes 1.  On allocation failure
  * the old table stays: chains get longer, nothing breaks. */
-static void table_grow(struct cache *c)
+static void table_grow(struct cache_shard *s)
 {
-	size_t n = c->nbuckets * 2;
+	size_t n = s->nbuckets * 2;
 	struct entry **t = calloc(n, sizeof(*t));
 
 	if (!t)
 		return;
-	for (size_t i = 0; i < c->nbuckets; i++) {
-		struct entry *e = c->table[i], *next;
+	for (size_t i = 0; i < s->nbuckets; i++) {
+		struct entry *e = s->table[i], *next;
 
 		for (; e; e = next) {
 			next = e->chain;
@@ -210,15 +224,15 @@ static void table_grow(struct cache *c)
 			t[e->hash & (n - 1)] = e;
 		}
 	}
-	free(c->table);
-	c->table = t;
-	c->nbuckets = n;
-	c->table_bytes = malloc_usable_size(t);
+	free(s->table);
+	s->table = t;
+	s->nbuckets = n;
+	s->table_bytes = malloc_usable_size(t);
 }
 
-static void table_unlink(struct cache *c, struct entry *e)
+static void table_unlink(struct cache_shard *s, struct entry *e)
 {
-	struct entry **pp = &c->table[e->hash & (c->nbuckets - 1)];
+	struct entry **pp = &s->table[e->hash & (s->nbuckets - 1)];
 
 	while (*pp != e)
 		pp = &(*pp)->chain;
@@ -226,92 +240,108 @@ static void table_unlink(struct cache *c, struct entry *e)
 }
 
 /* New entries go just behind the hand: the last the hand will reach. */
-static void ring_insert(struct cache *c, struct entry *e)
+static void ring_insert(struct cache_shard *s, struct entry *e)
 {
-	if (!c->hand) {
+	if (!s->hand) {
 		e->prev = e->next = e;
-		c->hand = e;
+		s->hand = e;
 		return;
 	}
-	e->next = c->hand;
-	e->prev = c->hand->prev;
+	e->next = s->hand;
+	e->prev = s->hand->prev;
 	e->prev->next = e;
-	c->hand->prev = e;
+	s->hand->prev = e;
 }
 
-static void ring_unlink(struct cache *c, struct entry *e)
+static void ring_unlink(struct cache_shard *s, struct entry *e)
 {
 	if (e->next == e) {
-		c->hand = NULL;
+		s->hand = NULL;
 		return;
 	}
-	if (c->hand == e)
-		c->hand = e->next;
+	if (s->hand == e)
+		s->hand = e->next;
 	e->prev->next = e->next;
 	e->next->prev = e->prev;
 }
 
-static void entry_insert(struct cache *c, struct entry *e)
+static void entry_insert(struct cache *c, struct cache_shard *s, struct entry *e)
 {
-	size_t b = e->hash & (c->nbuckets - 1);
+	size_t b = e->hash & (s->nbuckets - 1);
 
-	e->chain = c->table[b];
-	c->table[b] = e;
-	ring_insert(c, e);
-	c->count++;
-	c->entry_bytes += e->size;
+	e->chain = s->table[b];
+	s->table[b] = e;
+	ring_insert(s, e);
+	s->count++;
+	s->entry_bytes += e->size;
 	if (e->flags & EF_NXDOMAIN)
-		c->n_nxdomain++;
+		atomic_fetch_add_explicit(&c->n_nxdomain, 1, memory_order_relaxed);
 	if (e->flags & EF_ANSWER) {
-		c->n_answers++;
-		c->answer_bytes += e->size;
+		s->n_answers++;
+		s->answer_bytes += e->size;
 	}
-	if (c->count > c->nbuckets)
-		table_grow(c);
+	if (s->count > s->nbuckets)
+		table_grow(s);
 }
 
-void cache_entry_remove(struct cache *c, struct entry *e)
+void cache_entry_remove(struct cache *c, struct cache_shard *s, struct entry *e)
 {
-	table_unlink(c, e);
-	ring_unlink(c, e);
-	c->count--;
-	c->entry_bytes -= e->size;
+	table_unlink(s, e);
+	ring_unlink(s, e);
+	s->count--;
+	s->entry_bytes -= e->size;
 	if (e->flags & EF_NXDOMAIN)
-		c->n_nxdomain--;
+		atomic_fetch_sub_explicit(&c->n_nxdomain, 1, memory_order_relaxed);
 	if (e->flags & EF_ANSWER) {
-		c->n_answers--;
-		c->answer_bytes -= e->size;
+		s->n_answers--;
+		s->answer_bytes -= e->size;
 	}
 	free(e);
 }
 
-static size_t cache_bytes(const struct cache *c)
+static size_t shard_bytes(const struct cache_shard *s)
 {
-	return c->entry_bytes + c->table_bytes;
+	return s->entry_bytes + s->table_bytes;
 }
 
 /* Second-chance sweep: a referenced live entry loses its bit and is
  * skipped; the first unreferenced or expired one goes.  Ends within two
  * revolutions. */
-static void evict_one(struct cache *c, uint64_t now_ms)
+static void evict_one(struct cache *c, struct cache_shard *s, uint64_t now_ms)
 {
 	for (;;) {
-		struct entry *e = c->hand;
+		struct entry *e = s->hand;
 
 		if (!entry_live(e, now_ms) || !(e->flags & EF_REFERENCED)) {
-			cache_entry_remove(c, e);
-			c->st.evictions++;
+			cache_entry_remove(c, s, e);
+			s->st.evictions++;
 			return;
 		}
 		e->flags &= (uint8_t)~EF_REFERENCED;
-		c->hand = e->next;
+		s->hand = e->next;
 	}
 }
 
-static void evict_to_limit(struct cache *c, uint64_t now_ms)
+static void evict_to_limit(struct cache *c, struct cache_shard *s, uint64_t now_ms)
 {
-	while (c->count && cache_bytes(c) > c->max_bytes)
-		evict_one(c, now_ms);
+	while (s->count && shard_bytes(s) > s->max_bytes)
+		evict_one(c, s, now_ms);
+}
+
+/* Lock the shard of (name, type, cls) among the RRset/negative entries
+ * and find the entry there; *sp is the locked shard, *hp the hash. */
+static struct entry *find_locked(struct cache *c, const uint8_t *name, size_t len,
+				 uint16_t type, uint16_t cls, struct cache_shard **sp,
+				 uint64_t *hp)
+{
+	uint64_t h = key_hash(c, name, len, type, cls);
+	struct cache_shard *s = cache_shard_of(c, h);
+
+	cache_shard_lock(s);
+	*sp = s;
+	if (hp)
+		*hp = h;
+	return cache_table_find(s, name, len, type, cls, 0, h);
 }
 
 /* ---- entry construction --------------------------------------------- */
@@ -467,50 +497,155 @@ static ldns_rr *entry_to_soa(const struct entry *e, uint32_t ttl)
 
 /* ---- lifecycle ------------------------------------------------------ */
 
+/* The number of shards for a budget: see CACHE_SHARD_MIN_BYTES. */
+static unsigned shards_for(size_t max_bytes)
+{
+	unsigned n = 1;
+
+	while (n < CACHE_SHARDS_MAX && max_bytes / (2u * n) >= CACHE_SHARD_MIN_BYTES)
+		n *= 2;
+	return n;
+}
+
+static int mutex_init_adaptive(pthread_mutex_t *m)
+{
+	pthread_mutexattr_t a;
+	int rc;
+
+	if (pthread_mutexattr_init(&a) != 0)
+		return -1;
+	/* spin a little before sleeping: critical sections here are short */
+	rc = pthread_mutexattr_settype(&a, PTHREAD_MUTEX_ADAPTIVE_NP);
+	if (rc == 0)
+		rc = pthread_mutex_init(m, &a);
+	pthread_mutexattr_destroy(&a);
+	return rc == 0 ? 0 : -1;
+}
+
+static int shard_init(struct cache_shard *s, size_t max_bytes)
+{
+	memset(s, 0, sizeof(*s));
+	s->table = calloc(TABLE_MIN_BUCKETS, sizeof(*s->table));
+	if (!s->table)
+		return -1;
+	if (mutex_init_adaptive(&s->lock) != 0) {
+		free(s->table);
+		return -1;
+	}
+	s->nbuckets = TABLE_MIN_BUCKETS;
+	s->table_bytes = malloc_usable_size(s->table);
+	s->max_bytes = max_bytes;
+	return 0;
+}
+
+static void shard_free_entries(struct cache *c, struct cache_shard *s)
+{
+	while (s->hand)
+		cache_entry_remove(c, s, s->hand);
+}
+
+static void shard_destroy(struct cache *c, struct cache_shard *s)
+{
+	shard_free_entries(c, s);
+	free(s->table);
+	pthread_mutex_destroy(&s->lock);
+}
+
+static struct cache_policy_node *policy_node(const struct cache_policy *policy)
+{
+	struct cache_policy_node *p = calloc(1, sizeof(*p));
+
+	if (p)
+		p->pol = policy ? *policy : default_policy;
+	return p;
+}
+
+static void free_policies(struct cache_policy_node *p)
+{
+	while (p) {
+		struct cache_policy_node *older = p->older;
+
+		free(p);
+		p = older;
+	}
+}
+
 struct cache *cache_new(size_t max_bytes, const struct cache_policy *policy)
 {
 	struct cache *c = calloc(1, sizeof(*c));
+	unsigned n = shards_for(max_bytes), i = 0;
+	struct cache_policy_node *p = policy_node(policy);
 
-	if (!c)
-		return NULL;
-	c->table = calloc(TABLE_MIN_BUCKETS, sizeof(*c->table));
-	if (!c->table) {
-		free(c);
-		return NULL;
-	}
-	c->nbuckets = TABLE_MIN_BUCKETS;
-	c->table_bytes = malloc_usable_size(c->table);
-	c->max_bytes = max_bytes;
-	c->pol = policy ? *policy : default_policy;
+	if (!c || !p)
+		goto fail_early;
+	c->shards = aligned_alloc(64, n * sizeof(*c->shards));
+	if (!c->shards || mutex_init_adaptive(&c->admin) != 0)
+		goto fail_early;
+	for (; i < n; i++)
+		if (shard_init(&c->shards[i], max_bytes / n) != 0)
+			goto fail;
+	c->nshards = n;
+	atomic_init(&c->pol, p);
+	atomic_init(&c->n_nxdomain, 0);
+	atomic_init(&c->max_bytes, max_bytes);
 	/* arc4random is seeded from getrandom() and cannot fail. */
 	arc4random_buf(&c->key, sizeof(c->key));
 	return c;
-}
-
-static void free_all_entries(struct cache *c)
-{
-	while (c->hand)
-		cache_entry_remove(c, c->hand);
+fail:
+	while (i--)
+		shard_destroy(c, &c->shards[i]);
+	pthread_mutex_destroy(&c->admin);
+fail_early:
+	if (c)
+		free(c->shards);
+	free(c);
+	free(p);
+	return NULL;
 }
 
 void cache_free(struct cache *c)
 {
 	if (!c)
 		return;
-	free_all_entries(c);
-	free(c->table);
+	for (unsigned i = 0; i < c->nshards; i++)
+		shard_destroy(c, &c->shards[i]);
+	free(c->shards);
+	free_policies(atomic_load(&c->pol));
+	pthread_mutex_destroy(&c->admin);
 	free(c);
 }
 
+/* Publish a fresh copy; the old one stays readable (a store running now
+ * may hold it) until cache_free. */
 void cache_set_policy(struct cache *c, const struct cache_policy *policy)
 {
-	c->pol = policy ? *policy : default_policy;
+	struct cache_policy_node *p = policy_node(policy);
+
+	if (!p) {
+		log_err("cache: out of memory changing the cache policy; keeping the old one");
+		return;
+	}
+	pthread_mutex_lock(&c->admin);
+	p->older = atomic_load_explicit(&c->pol, memory_order_relaxed);
+	atomic_store_explicit(&c->pol, p, memory_order_release);
+	pthread_mutex_unlock(&c->admin);
 }
 
+/* Each shard gets an equal share; a shrunk share evicts at once, by the
+ * clock the shard saw last. */
 void cache_set_max_bytes(struct cache *c, size_t max_bytes)
 {
-	c->max_bytes = max_bytes;
-	evict_to_limit(c, c->last_now_ms);
+	pthread_mutex_lock(&c->admin);
+	atomic_store_explicit(&c->max_bytes, max_bytes, memory_order_relaxed);
+	for (unsigned i = 0; i < c->nshards; i++) {
+		struct cache_shard *s = &c->shards[i];
+
+		cache_shard_lock(s);
+		s->max_bytes = max_bytes / c->nshards;
+		evict_to_limit(c, s, s->last_now_ms);
+		cache_shard_unlock(s);
+	}
+	pthread_mutex_unlock(&c->admin);
 }
 
 void cache_get_policy_defaults(struct cache_policy *policy)
@@ -529,18 +664,21 @@ void cache_get_policy_defaults(struct cache_policy *policy)
 typedef bool (*name_pred)(const uint8_t *name, size_t len, const void *ud);
 
 /* A store for (name, type, cls) replaces what the answer with that key
- * was built from: drop it. */
+ * was built from: drop it.  Locks the answer's shard. */
 static void answer_drop(struct cache *c, const uint8_t *name, size_t len, uint16_t type,
 			uint16_t cls)
 {
+	uint64_t h = cache_key_hash(c, name, len, type, cls, EF_ANSWER);
+	struct cache_shard *s = cache_shard_of(c, h);
 	struct entry *e;
 
-	if (!c->n_answers)
-		return;
-	e = cache_table_find(c, name, len, type, cls, EF_ANSWER,
-			     cache_key_hash(c, name, len, type, cls, EF_ANSWER));
-	if (e)
-		cache_entry_remove(c, e);
+	cache_shard_lock(s);
+	if (s->n_answers) {
+		e = cache_table_find(s, name, len, type, cls, EF_ANSWER, h);
+		if (e)
+			cache_entry_remove(c, s, e);
+	}
+	cache_shard_unlock(s);
 }
 
 /* Decode the (lowercased) name at message offset off of e's message into
@@ -655,6 +793,7 @@ static bool rrsigs_consistent(const ldns_rr_list *sigs, const struct lname *owne
  * policy (min first, then max: max wins if they cross). */
 static uint32_t rrset_ttl(const struct cache *c, const ldns_rr_list *rrset)
 {
+	const struct cache_policy *p = cache_pol(c);
 	uint32_t ttl = TTL_SANE_MAX;
 
 	for (size_t i = 0; i < ldns_rr_list_rr_count(rrset); i++) {
@@ -663,7 +802,7 @@ static uint32_t rrset_ttl(const struct cache *c, const ldns_rr_list *rrset)
 		if (t < ttl)
 			ttl = t;
 	}
-	return ttl_clamp(ttl, c->pol.min_ttl, c->pol.max_ttl);
+	return ttl_clamp(ttl, p->min_ttl, p->max_ttl);
 }
 
 /* RFC 2181 5.4.1: may data of `trust` replace e?  Anything replaces an
@@ -673,30 +812,61 @@ static bool may_replace(const struct entry *e, uint8_t trust, uint64_t now_ms)
 	return !e || !entry_live(e, now_ms) || e->trust <= trust;
 }
 
+static bool any_nxdomain(const struct cache *c)
+{
+	return atomic_load_explicit(&((struct cache *)c)->n_nxdomain, memory_order_relaxed) != 0;
+}
+
 /* A name that has data, or a NODATA, exists, and so do all its ancestors:
  * drop NXDOMAIN entries for it and above that `trust` may replace, or
- * RFC 8020 would deny the very name we just learned. */
+ * RFC 8020 would deny the very name we just learned.  One shard at a time. */
 static void drop_nxdomain_above(struct cache *c, const struct lname *n, uint16_t cls,
 				uint8_t trust, uint64_t now_ms)
 {
-	for (unsigned i = 0; c->n_nxdomain && i < n->nlabels; i++) {
-		const uint8_t *s = n->wire + n->off[i];
-		struct entry *e = find_name(c, s, n->len - n->off[i], TYPE_NXDOMAIN, cls);
+	for (unsigned i = 0; any_nxdomain(c) && i < n->nlabels; i++) {
+		struct cache_shard *s;
+		struct entry *e = find_locked(c, n->wire + n->off[i], n->len - n->off[i],
+					      TYPE_NXDOMAIN, cls, &s, NULL);
 
 		if (e && may_replace(e, trust, now_ms))
-			cache_entry_remove(c, e);
+			cache_entry_remove(c, s, e);
+		cache_shard_unlock(s);
 	}
 }
 
 /* Put a built entry in place of `old` (may be NULL) and enforce the budget. */
-void cache_entry_commit(struct cache *c, struct entry *old, struct entry *e,
-			 uint64_t now_ms)
+void cache_entry_commit(struct cache *c, struct cache_shard *s, struct entry *old,
+			struct entry *e, uint64_t now_ms)
 {
 	if (old)
-		cache_entry_remove(c, old);
-	entry_insert(c, e);
-	c->st.inserts++;
-	evict_to_limit(c, now_ms);
+		cache_entry_remove(c, s, old);
+	entry_insert(c, s, e);
+	s->st.inserts++;
+	evict_to_limit(c, s, now_ms);
+}
+
+/* Store e (built, key set) unless a live entry with its key outranks
+ * `trust`, which replaces the old one.  e NULL: only remove what trust
+ * outranks (a zero lifetime).  Returns 0, or 1 when refused (e freed). */
+static int commit_ranked(struct cache *c, struct entry *e, const struct lname *n,
+			 uint16_t type, uint16_t cls, uint8_t trust, uint64_t now_ms)
+{
+	struct cache_shard *s;
+	struct entry *old = find_locked(c, n->wire, n->len, type, cls, &s, NULL);
+
+	s->last_now_ms = now_ms;
+	if (!may_replace(old, trust, now_ms)) {
+		s->st.rejected_by_trust++;
+		cache_shard_unlock(s);
+		free(e);
+		return 1;
+	}
+	if (e)
+		cache_entry_commit(c, s, old, e, now_ms);
+	else if (old)
+		cache_entry_remove(c, s, old);
+	cache_shard_unlock(s);
+	return 0;
 }
 
 static int store_positive(struct cache *c, const struct lname *n, const ldns_rr_list *rrset,
@@ -706,7 +876,7 @@ static int store_positive(struct cache *c, const struct lname *n, const ldns_rr_
 	uint16_t type = (uint16_t)ldns_rr_get_type(first);
 	uint16_t cls = (uint16_t)ldns_rr_get_class(first);
 	size_t nrr = ldns_rr_list_rr_count(rrset), rbytes, sbytes;
-	struct entry *old, *e;
+	struct entry *e = NULL;
 	uint32_t ttl;
 
 	if (!type_storable(type) || nrr > RRSET_MAX_RRS ||
@@ -719,38 +889,30 @@ static int store_positive(struct cache *c, const struct lname *n, const ldns_rr_
 	    rbytes + sbytes > ENTRY_DATA_MAX)
 		return -1;
 
-	old = find_name(c, n->wire, n->len, type, cls);
-	if (!may_replace(old, trust, now_ms)) {
-		c->st.rejected_by_trust++;
-		return 1;
+	/* Zero lifetime (e stays NULL): keep nothing, but the reply still
+	 * replaces what it outranks instead of leaving older data in place. */
+	ttl = rrset_ttl(c, rrset);
+	if (ttl) {
+		e = cache_entry_alloc(n->len + rbytes + sbytes);
+		if (!e) {
+			log_err("cache: out of memory storing an RRset");
+			return -1;
+		}
+		entry_set_key(c, e, n, type, cls);
+		e->expiry_ms = now_ms + (uint64_t)ttl * 1000;
+		e->orig_ttl = ttl;
+		e->trust = trust;
+		e->security = CACHE_SEC_UNCHECKED;
+		e->nrr = (uint16_t)nrr;
+		e->nsig = (uint16_t)(rrsigs ? ldns_rr_list_rr_count(rrsigs) : 0);
+		put_list(put_list(e->data + n->len, rrset), rrsigs);
 	}
+	if (commit_ranked(c, e, n, type, cls, trust, now_ms))
+		return 1;
 	if (trust >= CACHE_NEGATIVE_TRUST)
 		drop_nxdomain_above(c, n, cls, trust, now_ms);
 	/* The answer built from the old data must not outlive it. */
 	answer_drop(c, n->wire, n->len, type, cls);
-	ttl = rrset_ttl(c, rrset);
-	if (ttl == 0) {
-		/* Zero lifetime: keep nothing, but the reply still replaces
-		 * what it outranks instead of leaving older data in place. */
-		if (old)
-			cache_entry_remove(c, old);
-		return 0;
-	}
-
-	e = cache_entry_alloc(n->len + rbytes + sbytes);
-	if (!e) {
-		log_err("cache: out of memory storing an RRset");
-		return -1;
-	}
-	entry_set_key(c, e, n, type, cls);
-	e->expiry_ms = now_ms + (uint64_t)ttl * 1000;
-	e->orig_ttl = ttl;
-	e->trust = trust;
-	e->security = CACHE_SEC_UNCHECKED;
-	e->nrr = (uint16_t)nrr;
-	e->nsig = (uint16_t)(rrsigs ? ldns_rr_list_rr_count(rrsigs) : 0);
-	put_list(put_list(e->data + n->len, rrset), rrsigs);
-	cache_entry_commit(c, old, e, now_ms);
 	return 0;
 }
 
@@ -763,7 +925,6 @@ int cache_store_rrset(struct cache *c, const ldns_rr_list *rrset,
 	if (!c || !rrset || ldns_rr_list_rr_count(rrset) == 0 ||
 	    trust < CACHE_TRUST_NONE || trust > CACHE_TRUST_ANSWER_AUTH)
 		return -1;
-	c->last_now_ms = now_ms;
 	if (lname_from_rdf(&n, ldns_rr_owner(ldns_rr_list_rr(rrset, 0))) < 0)
 		return -1;
 	return store_positive(c, &n, rrset, rrsigs, (uint8_t)trust, now_ms);
@@ -828,91 +989,90 @@ int cache_store_negative(struct cache *c, const ldns_rdf *qname,
 {
 	uint16_t keytype = nxdomain ? TYPE_NXDOMAIN : (uint16_t)qtype;
 	struct lname q, apex;
-	struct entry *old, *e;
+	struct entry *e = NULL;
 	uint32_t ttl;
 
 	if (!c || !soa || lname_from_rdf(&q, qname) < 0 ||
 	    lname_from_rdf(&apex, ldns_rr_owner(soa)) < 0)
 		return -1;
-	c->last_now_ms = now_ms;
 	if ((nxdomain && q.nlabels == 0) || (!nxdomain && !type_storable(keytype)) ||
 	    ldns_rr_get_class(soa) != cls || negative_ttl(c, soa, &ttl) < 0 ||
 	    !name_at_or_below(q.wire, q.len, apex.wire, apex.len))
 		return -1;
-
-	old = find_name(c, q.wire, q.len, keytype, (uint16_t)cls);
-	if (!may_replace(old, CACHE_NEGATIVE_TRUST, now_ms)) {
-		c->st.rejected_by_trust++;
+	if (ttl && build_negative(c, &q, keytype, (uint16_t)cls, nxdomain, soa, &apex, ttl,
+				  now_ms, &e) < 0)
+		return -1;
+	if (commit_ranked(c, e, &q, keytype, (uint16_t)cls, CACHE_NEGATIVE_TRUST, now_ms))
 		return 1;
-	}
 	if (!nxdomain)
 		drop_nxdomain_above(c, &q, (uint16_t)cls, CACHE_NEGATIVE_TRUST, now_ms);
 	/* For an NXDOMAIN the key type is the marker, but the question's
 	 * type names the answer this denial replaces. */
 	answer_drop(c, q.wire, q.len, (uint16_t)qtype, (uint16_t)cls);
-	if (ttl == 0) {
-		if (old)
-			cache_entry_remove(c, old);
-		return 0;
-	}
-	if (build_negative(c, &q, keytype, (uint16_t)cls, nxdomain, soa, &apex, ttl,
-			   now_ms, &e) < 0)
-		return -1;
-	cache_entry_commit(c, old, e, now_ms);
 	return 0;
 }
 
 /* ---- lookups -------------------------------------------------------- */
 
 /* Can e answer now?  Sets *stale when only serve-expired allows it.  An
- * entry that can never answer again is freed on the spot. */
-static bool entry_usable(struct cache *c, struct entry *e, bool allow_stale,
-			 uint64_t now_ms, bool *stale)
+ * entry that can never answer again is freed on the spot.  s is e's
+ * shard, locked. */
+static bool entry_usable(struct cache *c, struct cache_shard *s, struct entry *e,
+			 bool allow_stale, uint64_t now_ms, bool *stale)
 {
 	*stale = false;
 	if (entry_live(e, now_ms))
 		return true;
 	if (!entry_stale_ok(c, e, now_ms)) {
-		cache_entry_remove(c, e);
+		cache_entry_remove(c, s, e);
 		return false;
 	}
 	*stale = true;
 	return allow_stale;
 }
 
+/* The copies are built under the shard lock: the entry may go the moment
+ * the lock is released. */
 int cache_lookup_rrset(struct cache *c, const ldns_rdf *owner,
 		       ldns_rr_type type, ldns_rr_class cls,
 		       enum cache_trust min_trust, bool allow_stale,
 		       uint64_t now_ms, struct cache_result *res)
 {
+	struct cache_shard *s;
 	struct lname n;
 	struct entry *e;
 	bool stale;
 	uint32_t ttl;
 
 	memset(res, 0, sizeof(*res));
-	c->last_now_ms = now_ms;
-	if (lname_from_rdf(&n, owner) < 0)
+	if (lname_from_rdf(&n, owner) < 0) {
+		/* counted in the shard of the root's key: any shard will do */
+		s = &c->shards[0];
+		cache_shard_lock(s);
 		goto miss;
-	e = find_name(c, n.wire, n.len, (uint16_t)type, (uint16_t)cls);
+	}
+	e = find_locked(c, n.wire, n.len, (uint16_t)type, (uint16_t)cls, &s, NULL);
+	s->last_now_ms = now_ms;
 	if (!e || (e->flags & EF_NEGATIVE) || e->trust < min_trust ||
-	    !entry_usable(c, e, allow_stale, now_ms, &stale))
+	    !entry_usable(c, s, e, allow_stale, now_ms, &stale))
 		goto miss;
 	ttl = stale ? CACHE_STALE_TTL : ttl_remaining(e, now_ms);
 	if (entry_to_lists(e, ttl, &res->rrset, &res->rrsigs) < 0) {
 		log_err("cache: out of memory building a cached RRset");
 		goto miss;
 	}
-	e->flags |= EF_REFERENCED;
+	cache_entry_touch(e);
 	res->trust = e->trust;
 	res->security = e->security;
 	res->stale = stale;
 	res->ttl = ttl;
 	res->orig_ttl = e->orig_ttl;
-	c->st.hits++;
+	s->st.hits++;
+	cache_shard_unlock(s);
 	return 1;
 miss:
-	c->st.misses++;
+	s->st.misses++;
+	cache_shard_unlock(s);
 	return 0;
 }
 
@@ -925,76 +1085,96 @@ void cache_result_clear(struct cache_result *res)
 	memset(res, 0, sizeof(*res));
 }
 
-/* The negative entry answering (qname, qtype): an NXDOMAIN at qname or an
- * ancestor (RFC 8020; the root is never denied), else a NODATA at qname.
- * NXDOMAIN is looked at first: a later NODATA or positive store removes
- * the NXDOMAINs it contradicts, so whichever is present is the newest. */
-static struct entry *find_negative(struct cache *c, const struct lname *q, uint16_t qtype,
-				   uint16_t cls, bool allow_stale, uint64_t now_ms,
-				   bool *stale)
+/* One negative key: when a usable negative entry sits at (name, keytype),
+ * count the hit in its shard and copy what the caller asked for, all under
+ * that shard's lock.  Returns 1 on a hit, 0 when there is none, -1 when
+ * the SOA copy ran out of memory. */
+static int probe_negative(struct cache *c, const uint8_t *name, size_t len, uint16_t keytype,
+			  uint16_t cls, bool allow_stale, uint64_t now_ms, bool *nxdomain,
+			  ldns_rr **soa_out)
 {
-	struct entry *e;
-
-	for (unsigned i = 0; c->n_nxdomain && i < q->nlabels; i++) {
-		e = find_name(c, q->wire + q->off[i], q->len - q->off[i], TYPE_NXDOMAIN, cls);
-		if (e && entry_usable(c, e, allow_stale, now_ms, stale))
-			return e;
-	}
-	if (qtype == TYPE_NXDOMAIN)
-		return NULL;
-	e = find_name(c, q->wire, q->len, qtype, cls);
-	if (e && (e->flags & EF_NEGATIVE) && entry_usable(c, e, allow_stale, now_ms, stale))
-		return e;
-	return NULL;
-}
-
-int cache_lookup_negative(struct cache *c, const ldns_rdf *qname,
-			  ldns_rr_type qtype, ldns_rr_class cls, bool allow_stale,
-			  uint64_t now_ms, bool *nxdomain, ldns_rr **soa_out)
-{
-	struct lname q;
-	struct entry *e;
+	struct cache_shard *s;
+	struct entry *e = find_locked(c, name, len, keytype, cls, &s, NULL);
 	bool stale = false;
+	int rc = 0;
 
-	if (soa_out)
-		*soa_out = NULL;
-	c->last_now_ms = now_ms;
-	if (lname_from_rdf(&q, qname) < 0)
-		goto miss;
-	e = find_negative(c, &q, (uint16_t)qtype, (uint16_t)cls, allow_stale, now_ms, &stale);
-	if (!e)
-		goto miss;
+	s->last_now_ms = now_ms;
+	if (!e || !(e->flags & EF_NEGATIVE) ||
+	    !entry_usable(c, s, e, allow_stale, now_ms, &stale))
+		goto out;
 	if (soa_out) {
 		*soa_out = entry_to_soa(e, stale ? CACHE_STALE_TTL : ttl_remaining(e, now_ms));
 		if (!*soa_out) {
 			log_err("cache: out of memory building a cached SOA");
-			goto miss;
+			rc = -1;
+			goto out;
 		}
 	}
 	if (nxdomain)
 		*nxdomain = (e->flags & EF_NXDOMAIN) != 0;
-	e->flags |= EF_REFERENCED;
-	c->st.hits++;
-	return 1;
-miss:
-	c->st.misses++;
+	cache_entry_touch(e);
+	s->st.hits++;
+	rc = 1;
+out:
+	cache_shard_unlock(s);
+	return rc;
+}
+
+static void count_miss(struct cache *c, const uint8_t *name, size_t len, uint16_t type,
+		       uint16_t cls)
+{
+	struct cache_shard *s = cache_shard_of(c, key_hash(c, name, len, type, cls));
+
+	cache_shard_lock(s);
+	s->st.misses++;
+	cache_shard_unlock(s);
+}
+
+/* The negative entry answering (qname, qtype): an NXDOMAIN at qname or an
+ * ancestor (RFC 8020; the root is never denied), else a NODATA at qname.
+ * NXDOMAIN is looked at first: a later NODATA or positive store removes
+ * the NXDOMAINs it contradicts, so whichever is present is the newest.
+ * Each key is probed under its own shard's lock, one after the other. */
+int cache_lookup_negative(struct cache *c, const ldns_rdf *qname,
+			  ldns_rr_type qtype, ldns_rr_class cls, bool allow_stale,
+			  uint64_t now_ms, bool *nxdomain, ldns_rr **soa_out)
+{
+	static const uint8_t root = 0;
+	struct lname q;
+	int rc = 0;
+
+	if (soa_out)
+		*soa_out = NULL;
+	if (lname_from_rdf(&q, qname) < 0) {
+		count_miss(c, &root, 1, (uint16_t)qtype, (uint16_t)cls);
+		return 0;
+	}
+	for (unsigned i = 0; rc == 0 && any_nxdomain(c) && i < q.nlabels; i++)
+		rc = probe_negative(c, q.wire + q.off[i], q.len - q.off[i], TYPE_NXDOMAIN,
+				    (uint16_t)cls, allow_stale, now_ms, nxdomain, soa_out);
+	if (rc == 0 && qtype != TYPE_NXDOMAIN)
+		rc = probe_negative(c, q.wire, q.len, (uint16_t)qtype, (uint16_t)cls,
+				    allow_stale, now_ms, nxdomain, soa_out);
+	if (rc == 1)
+		return 1;
+	count_miss(c, q.wire, q.len, (uint16_t)qtype, (uint16_t)cls);
 	return 0;
 }
 
 /* ---- removal -------------------------------------------------------- */
 
-/* Remove every entry whose key matches pred (and type, unless 0); a full
- * scan, which is fine for the control-socket operations that use it.  An
- * answer entry also goes when any record it holds matches: it was built
- * from what is being flushed.  Answers are not counted: the count is of
- * the RRsets and negatives an operator sees. */
-static size_t remove_matching(struct cache *c, name_pred pred, const struct lname *n,
-			      uint16_t type)
+/* Remove every entry of shard s (locked) whose key matches pred (and
+ * type, unless 0); a full scan, which is fine for the control-socket
+ * operations that use it.  An answer entry also goes when any record it
+ * holds matches: it was built from what is being flushed.  Answers are not
+ * counted: the count is of the RRsets and negatives an operator sees. */
+static size_t remove_matching_shard(struct cache *c, struct cache_shard *s, name_pred pred,
+				    const struct lname *n, uint16_t type)
 {
 	size_t removed = 0;
 
-	for (size_t b = 0; b < c->nbuckets; b++) {
-		struct entry *e = c->table[b], *next;
+	for (size_t b = 0; b < s->nbuckets; b++) {
+		struct entry *e = s->table[b], *next;
 
 		for (; e; e = next) {
 			bool match = (!type || e->type == type) && pred(e->data, e->namelen, n);
@@ -1006,8 +1186,23 @@ static size_t remove_matching(struct cache *c, name_pred pred, const struct lnam
 				continue;
 			if (!(e->flags & EF_ANSWER))
 				removed++;
-			cache_entry_remove(c, e);
+			cache_entry_remove(c, s, e);
 		}
+	}
+	return removed;
+}
+
+static size_t remove_matching(struct cache *c, name_pred pred, const struct lname *n,
+			      uint16_t type)
+{
+	size_t removed = 0;
+
+	for (unsigned i = 0; i < c->nshards; i++) {
+		struct cache_shard *s = &c->shards[i];
+
+		cache_shard_lock(s);
+		removed += remove_matching_shard(c, s, pred, n, type);
+		cache_shard_unlock(s);
 	}
 	return removed;
 }
@@ -1047,23 +1242,29 @@ size_t cache_flush_zone(struct cache *c, const ldns_rdf *name)
 	return remove_matching(c, pred_at_or_below, &n, 0);
 }
 
-/* Drops every entry and shrinks the bucket array back to its first size. */
+/* Drops every entry and shrinks the bucket arrays back to their first
+ * size, shard after shard. */
 void cache_flush_all(struct cache *c)
 {
-	struct entry **t;
-
 	if (!c)
 		return;
-	free_all_entries(c);
-	t = calloc(TABLE_MIN_BUCKETS, sizeof(*t));
-	if (!t) {
-		memset(c->table, 0, c->nbuckets * sizeof(*c->table));
-		return;
+	for (unsigned i = 0; i < c->nshards; i++) {
+		struct cache_shard *s = &c->shards[i];
+		struct entry **t;
+
+		cache_shard_lock(s);
+		shard_free_entries(c, s);
+		t = calloc(TABLE_MIN_BUCKETS, sizeof(*t));
+		if (t) {
+			free(s->table);
+			s->table = t;
+			s->nbuckets = TABLE_MIN_BUCKETS;
+			s->table_bytes = malloc_usable_size(t);
+		} else {
+			memset(s->table, 0, s->nbuckets * sizeof(*s->table));
+		}
+		cache_shard_unlock(s);
 	}
-	free(c->table);
-	c->table = t;
-	c->nbuckets = TABLE_MIN_BUCKETS;
-	c->table_bytes = malloc_usable_size(t);
 }
 
 /* ---- walk and stats ------------------------------------------------- */
@@ -1105,11 +1306,12 @@ static int walk_entry(const struct entry *e, uint64_t now_ms, cache_walk_fn fn, 
 	return rc;
 }
 
-/* Reverse the bits of v: the walk's cursor counts with the high bit of
- * the bucket index as its lowest digit (reverse binary iteration), so
- * doubling the table between two steps neither skips nor repeats a bucket:
- * a bucket's entries move to buckets whose reversed index is the same
- * prefix.  Halving (flush-all) may repeat some, never skips one. */
+/* Reverse the bits of v: within a shard the walk's cursor counts with the
+ * high bit of the bucket index as its lowest digit (reverse binary
+ * iteration), so doubling the table between two steps neither skips nor
+ * repeats a bucket: a bucket's entries move to buckets whose reversed
+ * index is the same prefix.  Halving (flush-all) may repeat some, never
+ * skips one. */
 static uint64_t rev64(uint64_t v)
 {
 	v = (v >> 1 & 0x5555555555555555ull) | (v & 0x5555555555555555ull) << 1;
@@ -1124,14 +1326,21 @@ static uint64_t cursor_next(uint64_t v, size_t nbuckets)
 	return rev64(rev64(v) + 1);
 }
 
-/* Visit the live RRset and negative entries of one bucket.  Returns the
- * number visited, or -1 when the callback asked to stop. */
-static long walk_bucket(const struct cache *c, size_t b, const struct lname *zone,
+/* The cursor across shards: the shard in the top 16 bits, the reverse-
+ * binary bucket position inside it below (tables never reach 2^48
+ * buckets).  Shards are fixed for the cache's life, so a shard's position
+ * keeps the single-table guarantees above. */
+#define CURSOR_SHARD_SHIFT 48
+#define CURSOR_BUCKET_MASK ((UINT64_C(1) << CURSOR_SHARD_SHIFT) - 1)
+
+/* Visit the live RRset and negative entries of one bucket (shard locked).
+ * Returns the number visited, or -1 when the callback asked to stop. */
+static long walk_bucket(const struct cache_shard *s, size_t b, const struct lname *zone,
 			uint64_t now_ms, cache_walk_fn fn, void *ud)
 {
 	long n = 0;
 
-	for (const struct entry *e = c->table[b]; e; e = e->chain) {
+	for (const struct entry *e = s->table[b]; e; e = e->chain) {
 		/* answers are derived from the entries walked */
 		if (!entry_live(e, now_ms) || (e->flags & EF_ANSWER))
 			continue;
@@ -1144,6 +1353,8 @@ static long walk_bucket(const struct cache *c, size_t b, const struct lname *zon
 	return n;
 }
 
+/* Walk shard by shard; the callback runs under the current shard's lock,
+ * so it must not call into the cache (it would deadlock on that shard). */
 size_t cache_walk_step(struct cache *c, const ldns_rdf *below, uint64_t now_ms,
 		       struct cache_cursor *cur, size_t budget, cache_walk_fn fn, void *ud)
 {
@@ -1156,16 +1367,32 @@ size_t cache_walk_step(struct cache *c, const ldns_rdf *below, uint64_t now_ms,
 			cur->done = true;
 		return 0;
 	}
-	while (visited < budget) {
-		long n = walk_bucket(c, cur->pos & (c->nbuckets - 1), below ? &zone : NULL,
-				     now_ms, fn, ud);
+	while (visited < budget && !cur->done) {
+		uint64_t shard = cur->pos >> CURSOR_SHARD_SHIFT, pos;
+		struct cache_shard *s;
+		long n;
 
-		cur->pos = cursor_next(cur->pos, c->nbuckets);
-		if (n < 0 || cur->pos == 0) {
+		if (shard >= c->nshards) {
 			cur->done = true;
 			break;
 		}
-		visited += (size_t)n + 1; /* an empty bucket costs too */
+		s = &c->shards[shard];
+		cache_shard_lock(s);
+		pos = cur->pos & CURSOR_BUCKET_MASK;
+		do {
+			n = walk_bucket(s, pos & (s->nbuckets - 1), below ? &zone : NULL,
+					now_ms, fn, ud);
+			pos = cursor_next(pos, s->nbuckets);
+			if (n < 0)
+				cur->done = true;
+			else
+				visited += (size_t)n + 1; /* an empty bucket costs too */
+		} while (!cur->done && pos != 0 && visited < budget);
+		cache_shard_unlock(s);
+		cur->pos = pos ? shard << CURSOR_SHARD_SHIFT | pos
+			       : (shard + 1) << CURSOR_SHARD_SHIFT;
+		if (!pos && shard + 1 >= c->nshards)
+			cur->done = true;
 	}
 	return visited;
 }
@@ -1178,14 +1405,28 @@ void cache_walk(struct cache *c, const ldns_rdf *below, uint64_t now_ms,
 	cache_walk_step(c, below, now_ms, &cur, SIZE_MAX, fn, ud);
 }
 
+/* Sums the shards one by one: each shard's figures are consistent, the
+ * total is as of some moment during the call. */
 void cache_get_stats(const struct cache *c, struct cache_stats *st)
 {
-	*st = c->st;
-	st->entries = c->count - c->n_answers;
-	st->bytes = cache_bytes(c);
-	st->max_bytes = c->max_bytes;
-	st->answers = c->n_answers;
-	st->answer_bytes = c->answer_bytes;
+	memset(st, 0, sizeof(*st));
+	for (unsigned i = 0; i < c->nshards; i++) {
+		struct cache_shard *s = &c->shards[i];
+
+		cache_shard_lock(s);
+		st->hits += s->st.hits;
+		st->misses += s->st.misses;
+		st->evictions += s->st.evictions;
+		st->inserts += s->st.inserts;
+		st->rejected_by_trust += s->st.rejected_by_trust;
+		st->entries += s->count - s->n_answers;
+		st->bytes += shard_bytes(s);
+		st->answers += s->n_answers;
+		st->answer_bytes += s->answer_bytes;
+		cache_shard_unlock(s);
+	}
+	st->max_bytes = atomic_load_explicit(&((struct cache *)c)->max_bytes,
+					     memory_order_relaxed);
 }
 
 const char *cache_trust_str(enum cache_trust t)

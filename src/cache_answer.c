@@ -13,7 +13,11 @@
  * The entry layout is in cache_int.h; the TTL fields of the stored
  * message hold each record's TTL as stored (clamped), and a hit writes
  * TTL - elapsed.  Dropping and flushing answers lives in cache.c with
- * the other invalidation. */
+ * the other invalidation.
+ *
+ * Threads: the name is lowercased and hashed before any lock; the find,
+ * the copy out and the counters run under the lock of the key's shard
+ * only (cache_int.h), the same lock a store of that key takes. */
 #include "cache.h"
 #include "cache_int.h"
 #include "log.h"
@@ -159,7 +163,9 @@ static int store_encoded(struct cache *c, const uint8_t *name, size_t len, uint1
 	uint8_t *wire = malloc(SCRATCH_MSG + 2 * nrr);
 	uint16_t *offs = (uint16_t *)(wire + SCRATCH_MSG);
 	struct msg_sections ms;
+	struct cache_shard *s;
 	struct entry *old, *e;
+	uint64_t hash;
 	uint32_t ttl;
 	int r = -1;
 
@@ -171,22 +177,27 @@ static int store_encoded(struct cache *c, const uint8_t *name, size_t len, uint1
 				offs, nrr, &ms) < 0 || ms.nttl == 0 ||
 	    ms.nttl != (size_t)ms.ancount + ms.nscount)
 		goto out;
-	old = cache_table_find(c, name, len, qtype, qclass, EF_ANSWER,
-			       cache_key_hash(c, name, len, qtype, qclass, EF_ANSWER));
 	ttl = clamp_ttls(c, wire, offs, ms.nttl, ms.ancount);
-	if (ttl == 0) {
-		/* Nothing to keep, and the older answer is superseded. */
-		if (old)
-			cache_entry_remove(c, old);
-		r = 0;
-		goto out;
+	e = NULL;
+	if (ttl) {
+		e = answer_build(c, name, len, qtype, qclass, rcode, wire, &ms, offs, ttl,
+				 now_ms);
+		if (!e) {
+			log_err("cache: out of memory storing an answer");
+			goto out;
+		}
 	}
-	e = answer_build(c, name, len, qtype, qclass, rcode, wire, &ms, offs, ttl, now_ms);
-	if (!e) {
-		log_err("cache: out of memory storing an answer");
-		goto out;
-	}
-	cache_entry_commit(c, old, e, now_ms);
+	hash = cache_key_hash(c, name, len, qtype, qclass, EF_ANSWER);
+	s = cache_shard_of(c, hash);
+	cache_shard_lock(s);
+	s->last_now_ms = now_ms;
+	old = cache_table_find(s, name, len, qtype, qclass, EF_ANSWER, hash);
+	/* ttl 0: nothing to keep, and the older answer is superseded */
+	if (e)
+		cache_entry_commit(c, s, old, e, now_ms);
+	else if (old)
+		cache_entry_remove(c, s, old);
+	cache_shard_unlock(s);
 	r = 0;
 out:
 	free(wire);
@@ -205,7 +216,6 @@ int cache_store_answer(struct cache *c, const uint8_t *qname, size_t qname_len,
 	    (rcode != LDNS_RCODE_NOERROR && rcode != LDNS_RCODE_NXDOMAIN) ||
 	    nrr == 0 || nrr > 0xffff)
 		return -1;
-	c->last_now_ms = now_ms;
 	return store_encoded(c, name, qname_len, qtype, qclass, rcode, answer, authority,
 			     now_ms);
 }
@@ -300,33 +310,44 @@ static void copy_name(uint8_t *dst, const uint8_t *src, size_t len)
 }
 
 /* Lowercase and hash the client's name as it lies in q: no ldns, no
- * allocation, nothing parsed beyond what msg_parse_query already did. */
-static struct entry *answer_find(struct cache *c, const struct msg_query *q)
+ * allocation, nothing parsed beyond what msg_parse_query already did.
+ * On a find, returns with *sp (the key's shard) locked. */
+static struct entry *answer_find(struct cache *c, const struct msg_query *q,
+				 struct cache_shard **sp)
 {
 	uint8_t name[CACHE_NAME_WIRE_MAX];
 	size_t len = q->qname_len;
+	struct cache_shard *s;
+	struct entry *e;
+	uint64_t hash;
 
-	if (len == 0 || len > CACHE_NAME_WIRE_MAX || !c->n_answers)
+	if (len == 0 || len > CACHE_NAME_WIRE_MAX)
 		return NULL;
 	lower_copy(name, q->qname, len);
-	return cache_table_find(c, name, len, q->qtype, q->qclass, EF_ANSWER,
-				cache_key_hash(c, name, len, q->qtype, q->qclass, EF_ANSWER));
+	hash = cache_key_hash(c, name, len, q->qtype, q->qclass, EF_ANSWER);
+	s = cache_shard_of(c, hash);
+	cache_shard_lock(s);
+	e = s->n_answers ? cache_table_find(s, name, len, q->qtype, q->qclass, EF_ANSWER, hash)
+			 : NULL;
+	if (!e) {
+		cache_shard_unlock(s);
+		return NULL;
+	}
+	*sp = s;
+	return e;
 }
 
-size_t cache_answer_hit(struct cache *c, const struct msg_query *q, uint64_t now_ms,
-			uint8_t *out, size_t cap, size_t max_len, bool *prefetch_due)
+/* The hit itself, under the shard lock (s, e's shard): the answer cannot
+ * be replaced or freed while its bytes are copied out. */
+static size_t answer_serve(struct cache *c, struct cache_shard *s, struct entry *e,
+			   const struct msg_query *q, uint64_t now_ms, uint8_t *out,
+			   size_t cap, size_t max_len, bool *prefetch_due)
 {
-	struct entry *e;
 	size_t start, total;
 	uint32_t left;
 
-	*prefetch_due = false;
-	c->last_now_ms = now_ms;
-	e = answer_find(c, q);
-	if (!e)
-		return 0;
 	if (now_ms >= e->expiry_ms) {
-		cache_entry_remove(c, e); /* answers are never served stale */
+		cache_entry_remove(c, s, e); /* answers are never served stale */
 		return 0;
 	}
 	start = cache_answer_start(e);
@@ -343,7 +364,24 @@ size_t cache_answer_hit(struct cache *c, const struct msg_query *q, uint64_t now
 		put_opt(out + start + cache_answer_bloblen(e), q);
 	left = (uint32_t)((e->expiry_ms - now_ms + 999) / 1000);
 	*prefetch_due = (uint64_t)left * 10 < e->orig_ttl;
-	e->flags |= EF_REFERENCED;
-	c->st.hits++;
+	cache_entry_touch(e);
+	s->st.hits++;
 	return total;
+}
+
+size_t cache_answer_hit(struct cache *c, const struct msg_query *q, uint64_t now_ms,
+			uint8_t *out, size_t cap, size_t max_len, bool *prefetch_due)
+{
+	struct cache_shard *s;
+	struct entry *e;
+	size_t n;
+
+	*prefetch_due = false;
+	e = answer_find(c, q, &s);
+	if (!e)
+		return 0;
+	s->last_now_ms = now_ms;
+	n = answer_serve(c, s, e, q, now_ms, out, cap, max_len, prefetch_due);
+	cache_shard_unlock(s);
+	return n;
 }

@@ -2,14 +2,28 @@
  * accounting, flushes) and cache_answer.c (whole answers in wire form)
  * share.  Nothing here is part of the cache's contract (include/cache.h).
  *
- * Both kinds of entry live in one hash table and one CLOCK ring so that
- * one cache-size bounds them together, one eviction policy arbitrates
- * between them, and the flush functions reach both.  An entry's kind is
- * part of its key (EF_ANSWER is folded into the hash and compared), so an
- * answer for (name, type, class) never shadows the RRset with that key. */
+ * Both kinds of entry live in one hash table and one CLOCK ring per shard
+ * so that one cache-size bounds them together, one eviction policy
+ * arbitrates between them, and the flush functions reach both.  An
+ * entry's kind is part of its key (EF_ANSWER is folded into the hash and
+ * compared), so an answer for (name, type, class) never shadows the RRset
+ * with that key.
+ *
+ * Sharding, for workers sharing one cache: the key hash's top byte picks
+ * a shard; each shard is a complete small cache (table, CLOCK ring, its
+ * share of the byte budget, counters) behind its own mutex.  So a hit
+ * locks one shard and nothing global, and two workers collide only when
+ * their keys fall in the same shard.  Rules that keep this deadlock-free
+ * and simple: a thread holds at most one shard lock at a time; every
+ * field of a shard and of the entries in it is read and written only
+ * under that shard's lock; what is cache-wide is either fixed at
+ * cache_new (nshards, the SipHash key), or atomic (the policy, published
+ * as an immutable copy; the NXDOMAIN count, a hint only). */
 #ifndef RW_CACHE_INT_H
 #define RW_CACHE_INT_H
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -49,19 +63,75 @@ struct entry {
 	uint8_t data[];
 };
 
-struct cache {
+/* Sharding: at most 256 shards (the top byte of the hash), and never so
+ * many that a shard's share of cache-size falls below 256 KiB: a share
+ * must hold enough entries for CLOCK to mean something, so a small cache
+ * (unit tests, cache-size: 1m) has one shard and behaves exactly like the
+ * unsharded cache, eviction order included. */
+#define CACHE_SHARDS_MAX 256u
+#define CACHE_SHARD_MIN_BYTES ((size_t)256 << 10)
+
+struct cache_shard {
+	pthread_mutex_t lock;
 	struct entry **table;
 	size_t nbuckets;           /* power of two */
 	size_t count;              /* every entry, answers included */
-	size_t table_bytes, entry_bytes, max_bytes;
-	size_t n_nxdomain;         /* lets negative lookups skip the ancestor walk */
+	size_t table_bytes, entry_bytes, max_bytes; /* max_bytes: this shard's share */
 	size_t n_answers, answer_bytes; /* the EF_ANSWER part of count and entry_bytes */
 	struct entry *hand;        /* CLOCK hand; NULL when empty */
 	uint64_t last_now_ms;      /* for evictions triggered without a clock */
+	struct cache_stats st;     /* hits, misses, evictions, inserts, rejected_by_trust */
+} __attribute__((aligned(64)));   /* no false sharing between shards */
+
+/* The policy in force: replaced whole (cache_set_policy), never changed in
+ * place, so a reader needs one atomic load and no lock.  Replaced copies
+ * stay allocated until cache_free (a reload makes one, ~40 bytes). */
+struct cache_policy_node {
 	struct cache_policy pol;
-	struct siphash_key key;
-	struct cache_stats st;
+	struct cache_policy_node *older;
 };
+
+struct cache {
+	struct cache_shard *shards;
+	unsigned nshards;          /* power of two, fixed at cache_new */
+	struct siphash_key key;    /* fixed at cache_new */
+	_Atomic(struct cache_policy_node *) pol;
+	atomic_size_t n_nxdomain;  /* lets negative lookups skip the ancestor walk */
+	atomic_size_t max_bytes;
+	pthread_mutex_t admin;     /* serialises set_policy and set_max_bytes */
+};
+
+static inline const struct cache_policy *cache_pol(const struct cache *c)
+{
+	return &atomic_load_explicit(&((struct cache *)c)->pol, memory_order_acquire)->pol;
+}
+
+/* The top byte of the hash picks the shard; the bucket comes from the low
+ * bits, so the two choices are independent. */
+static inline struct cache_shard *cache_shard_of(const struct cache *c, uint64_t hash)
+{
+	return &c->shards[(hash >> 56) & (c->nshards - 1)];
+}
+
+/* Cannot fail for a mutex this module initialised (no error checking,
+ * not recursive, never destroyed while held). */
+static inline void cache_shard_lock(struct cache_shard *s)
+{
+	pthread_mutex_lock(&s->lock);
+}
+
+static inline void cache_shard_unlock(struct cache_shard *s)
+{
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* CLOCK's reference bit, written only when it changes so that a hot
+ * entry's cache line is not dirtied on every hit.  Shard lock held. */
+static inline void cache_entry_touch(struct entry *e)
+{
+	if (!(e->flags & EF_REFERENCED))
+		e->flags |= EF_REFERENCED;
+}
 
 static inline uint8_t cache_ascii_lower(uint8_t c)
 {
@@ -78,12 +148,13 @@ static inline uint64_t cache_key_hash(const struct cache *c, const uint8_t *name
 			 name, len);
 }
 
-/* Inline because the answer-cache hit path is one hash and this walk. */
-static inline struct entry *cache_table_find(const struct cache *c, const uint8_t *name,
+/* Inline because the answer-cache hit path is one hash and this walk.
+ * s is the shard of hash, locked. */
+static inline struct entry *cache_table_find(const struct cache_shard *s, const uint8_t *name,
 					     size_t len, uint16_t type, uint16_t cls,
 					     uint8_t kind, uint64_t hash)
 {
-	struct entry *e = c->table[hash & (c->nbuckets - 1)];
+	struct entry *e = s->table[hash & (s->nbuckets - 1)];
 
 	for (; e; e = e->chain)
 		if (e->hash == hash && e->type == type && e->cls == cls &&
@@ -132,10 +203,12 @@ static inline size_t cache_answer_start(const struct entry *e)
 /* cache.c (which links without cache_answer.c: storing and serving
  * answers needs msg.c's encoder, dropping and flushing them does not) */
 struct entry *cache_entry_alloc(size_t datalen);
-/* Put e (key and hash set) in place of old (may be NULL), then evict down
- * to max_bytes. */
-void cache_entry_commit(struct cache *c, struct entry *old, struct entry *e, uint64_t now_ms);
-void cache_entry_remove(struct cache *c, struct entry *e);
+/* Put e (key and hash set, s its shard, locked) in place of old (may be
+ * NULL), then evict the shard down to its share of max_bytes. */
+void cache_entry_commit(struct cache *c, struct cache_shard *s, struct entry *old,
+			struct entry *e, uint64_t now_ms);
+/* Unlink and free e; s is its shard, locked. */
+void cache_entry_remove(struct cache *c, struct cache_shard *s, struct entry *e);
 /* RFC 2181 8 and the cache-min/max-ttl policy, as RRsets get them. */
 uint32_t cache_ttl_positive(const struct cache *c, uint32_t ttl);
 /* RFC 2308 5: min(SOA TTL, SOA MINIMUM), capped by cache-max-negative-ttl. */

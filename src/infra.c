@@ -23,6 +23,7 @@
 #include "log.h"
 
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -62,6 +63,7 @@ struct ientry {
 };
 
 struct infra {
+	pthread_mutex_t lock;      /* every public call; workers share one infra */
 	struct ientry **table;
 	size_t nbuckets, count, max_entries;
 	struct ientry *head, *tail;
@@ -308,6 +310,8 @@ static struct ientry *get_or_create(struct infra *inf, const struct sockaddr *ad
 
 /* ---- lifecycle ------------------------------------------------------ */
 
+static size_t locked_flush(struct infra *inf, const struct sockaddr *addr);
+
 /* max_entries 0 is taken as 1: a table that forgets every server at once
  * would make timeouts and lameness useless without saving anything. */
 struct infra *infra_new(size_t max_entries, uint32_t ttl_ms)
@@ -318,6 +322,11 @@ struct infra *infra_new(size_t max_entries, uint32_t ttl_ms)
 		return NULL;
 	inf->table = calloc(TABLE_MIN_BUCKETS, sizeof(*inf->table));
 	if (!inf->table) {
+		free(inf);
+		return NULL;
+	}
+	if (pthread_mutex_init(&inf->lock, NULL) != 0) {
+		free(inf->table);
 		free(inf);
 		return NULL;
 	}
@@ -332,8 +341,9 @@ void infra_free(struct infra *inf)
 {
 	if (!inf)
 		return;
-	infra_flush(inf, NULL);
+	locked_flush(inf, NULL);
 	free(inf->table);
+	pthread_mutex_destroy(&inf->lock);
 	free(inf);
 }
 
@@ -373,7 +383,7 @@ static void rtt_sample(struct ientry *e, uint32_t rtt_ms)
 	e->rto_ms = rto_from_estimate(e);
 }
 
-void infra_note_rtt(struct infra *inf, const struct sockaddr *addr, uint32_t rtt_ms,
+static void locked_note_rtt(struct infra *inf, const struct sockaddr *addr, uint32_t rtt_ms,
 		    uint64_t now_ms)
 {
 	struct ientry *e = get_or_create(inf, addr, now_ms);
@@ -391,7 +401,7 @@ void infra_note_rtt(struct infra *inf, const struct sockaddr *addr, uint32_t rtt
 
 /* RFC 6298 5.5: back off by doubling, up to the cap.  SRTT and RTTVAR
  * stay, so the next reply brings the RTO straight back down. */
-void infra_note_timeout(struct infra *inf, const struct sockaddr *addr, uint64_t now_ms)
+static void locked_note_timeout(struct infra *inf, const struct sockaddr *addr, uint64_t now_ms)
 {
 	struct ientry *e = get_or_create(inf, addr, now_ms);
 
@@ -410,7 +420,7 @@ void infra_note_timeout(struct infra *inf, const struct sockaddr *addr, uint64_t
 	e->last_timeout_ms = now_ms;
 }
 
-uint32_t infra_rto(struct infra *inf, const struct sockaddr *addr, uint64_t now_ms)
+static uint32_t locked_rto(struct infra *inf, const struct sockaddr *addr, uint64_t now_ms)
 {
 	struct ientry *e = find(inf, addr);
 
@@ -424,7 +434,7 @@ uint32_t infra_rto(struct infra *inf, const struct sockaddr *addr, uint64_t now_
  * timeout; then it may be probed once more (another timeout makes it down
  * again at once, a reply revives it).  Its whole record is also forgotten
  * when the entry's ttl_ms lifetime ends. */
-bool infra_is_down(struct infra *inf, const struct sockaddr *addr, uint64_t now_ms)
+static bool locked_is_down(struct infra *inf, const struct sockaddr *addr, uint64_t now_ms)
 {
 	struct ientry *e = find(inf, addr);
 
@@ -474,7 +484,7 @@ static void lame_drop_oldest(struct ientry *e)
 	e->nlame--;
 }
 
-void infra_note_lame(struct infra *inf, const struct sockaddr *addr, const ldns_rdf *zone,
+static void locked_note_lame(struct infra *inf, const struct sockaddr *addr, const ldns_rdf *zone,
 		     uint64_t now_ms)
 {
 	uint8_t z[NAME_WIRE_MAX];
@@ -508,7 +518,7 @@ void infra_note_lame(struct infra *inf, const struct sockaddr *addr, const ldns_
 	e->nlame++;
 }
 
-bool infra_is_lame(struct infra *inf, const struct sockaddr *addr, const ldns_rdf *zone,
+static bool locked_is_lame(struct infra *inf, const struct sockaddr *addr, const ldns_rdf *zone,
 		   uint64_t now_ms)
 {
 	uint8_t z[NAME_WIRE_MAX];
@@ -527,7 +537,7 @@ bool infra_is_lame(struct infra *inf, const struct sockaddr *addr, const ldns_rd
 
 /* ---- flags ---------------------------------------------------------- */
 
-void infra_set_flag(struct infra *inf, const struct sockaddr *addr, enum infra_flag f,
+static void locked_set_flag(struct infra *inf, const struct sockaddr *addr, enum infra_flag f,
 		    uint64_t now_ms)
 {
 	struct ientry *e = get_or_create(inf, addr, now_ms);
@@ -536,7 +546,7 @@ void infra_set_flag(struct infra *inf, const struct sockaddr *addr, enum infra_f
 		e->flags |= (uint8_t)f;
 }
 
-bool infra_has_flag(struct infra *inf, const struct sockaddr *addr, enum infra_flag f,
+static bool locked_has_flag(struct infra *inf, const struct sockaddr *addr, enum infra_flag f,
 		    uint64_t now_ms)
 {
 	struct ientry *e = find(inf, addr);
@@ -560,7 +570,7 @@ static void fill_info(const struct ientry *e, struct infra_info *out)
 	out->replies = e->replies;
 }
 
-int infra_get(struct infra *inf, const struct sockaddr *addr, uint64_t now_ms,
+static int locked_get(struct infra *inf, const struct sockaddr *addr, uint64_t now_ms,
 	      struct infra_info *out)
 {
 	struct ientry *e = find(inf, addr);
@@ -571,12 +581,10 @@ int infra_get(struct infra *inf, const struct sockaddr *addr, uint64_t now_ms,
 	return 1;
 }
 
-size_t infra_flush(struct infra *inf, const struct sockaddr *addr)
+static size_t locked_flush(struct infra *inf, const struct sockaddr *addr)
 {
 	size_t n = 0;
 
-	if (!inf)
-		return 0;
 	if (addr) {
 		struct ientry *e = find(inf, addr);
 
@@ -594,18 +602,24 @@ size_t infra_flush(struct infra *inf, const struct sockaddr *addr)
 
 size_t infra_count(const struct infra *inf)
 {
-	return inf ? inf->count : 0;
+	struct infra *m = (struct infra *)inf; /* the lock is not part of the value */
+	size_t n;
+
+	if (!inf)
+		return 0;
+	pthread_mutex_lock(&m->lock);
+	n = inf->count;
+	pthread_mutex_unlock(&m->lock);
+	return n;
 }
 
 /* Most recently used first; entries whose lifetime ended are skipped.
  * The callback must not modify the table. */
-void infra_walk(struct infra *inf, uint64_t now_ms, infra_walk_fn fn, void *ud)
+static void locked_walk(struct infra *inf, uint64_t now_ms, infra_walk_fn fn, void *ud)
 {
 	struct sockaddr_storage ss;
 	struct infra_info info;
 
-	if (!inf || !fn)
-		return;
 	for (struct ientry *e = inf->head; e; e = e->next) {
 		if (!state_known(e, now_ms))
 			continue;
@@ -614,4 +628,110 @@ void infra_walk(struct infra *inf, uint64_t now_ms, infra_walk_fn fn, void *ud)
 		if (fn(ud, (const struct sockaddr *)&ss, &info))
 			return;
 	}
+}
+
+/* ---- the public calls: each takes the lock around its body ------------
+ *
+ * Workers share one infra, so what one learns about a server (its RTT, a
+ * timeout, lameness, a broken behaviour) steers the others at once.  One
+ * mutex for the whole table: infra is touched once per upstream query and
+ * reply, never on the cache-hit path, so it is not worth sharding. */
+
+void infra_note_rtt(struct infra *inf, const struct sockaddr *addr, uint32_t rtt_ms, uint64_t now_ms)
+{
+	pthread_mutex_lock(&inf->lock);
+	locked_note_rtt(inf, addr, rtt_ms, now_ms);
+	pthread_mutex_unlock(&inf->lock);
+}
+
+void infra_note_timeout(struct infra *inf, const struct sockaddr *addr, uint64_t now_ms)
+{
+	pthread_mutex_lock(&inf->lock);
+	locked_note_timeout(inf, addr, now_ms);
+	pthread_mutex_unlock(&inf->lock);
+}
+
+uint32_t infra_rto(struct infra *inf, const struct sockaddr *addr, uint64_t now_ms)
+{
+	uint32_t r;
+
+	pthread_mutex_lock(&inf->lock);
+	r = locked_rto(inf, addr, now_ms);
+	pthread_mutex_unlock(&inf->lock);
+	return r;
+}
+
+bool infra_is_down(struct infra *inf, const struct sockaddr *addr, uint64_t now_ms)
+{
+	bool r;
+
+	pthread_mutex_lock(&inf->lock);
+	r = locked_is_down(inf, addr, now_ms);
+	pthread_mutex_unlock(&inf->lock);
+	return r;
+}
+
+void infra_note_lame(struct infra *inf, const struct sockaddr *addr, const ldns_rdf *zone, uint64_t now_ms)
+{
+	pthread_mutex_lock(&inf->lock);
+	locked_note_lame(inf, addr, zone, now_ms);
+	pthread_mutex_unlock(&inf->lock);
+}
+
+bool infra_is_lame(struct infra *inf, const struct sockaddr *addr, const ldns_rdf *zone, uint64_t now_ms)
+{
+	bool r;
+
+	pthread_mutex_lock(&inf->lock);
+	r = locked_is_lame(inf, addr, zone, now_ms);
+	pthread_mutex_unlock(&inf->lock);
+	return r;
+}
+
+void infra_set_flag(struct infra *inf, const struct sockaddr *addr, enum infra_flag f, uint64_t now_ms)
+{
+	pthread_mutex_lock(&inf->lock);
+	locked_set_flag(inf, addr, f, now_ms);
+	pthread_mutex_unlock(&inf->lock);
+}
+
+bool infra_has_flag(struct infra *inf, const struct sockaddr *addr, enum infra_flag f, uint64_t now_ms)
+{
+	bool r;
+
+	pthread_mutex_lock(&inf->lock);
+	r = locked_has_flag(inf, addr, f, now_ms);
+	pthread_mutex_unlock(&inf->lock);
+	return r;
+}
+
+int infra_get(struct infra *inf, const struct sockaddr *addr, uint64_t now_ms, struct infra_info *out)
+{
+	int r;
+
+	pthread_mutex_lock(&inf->lock);
+	r = locked_get(inf, addr, now_ms, out);
+	pthread_mutex_unlock(&inf->lock);
+	return r;
+}
+
+void infra_walk(struct infra *inf, uint64_t now_ms, infra_walk_fn fn, void *ud)
+{
+	if (!inf || !fn)
+		return;
+	pthread_mutex_lock(&inf->lock);
+	locked_walk(inf, now_ms, fn, ud);
+	pthread_mutex_unlock(&inf->lock);
+}
+
+size_t infra_flush(struct infra *inf, const struct sockaddr *addr)
+{
+	size_t n;
+
+	if (!inf)
+		return 0;
+	pthread_mutex_lock(&inf->lock);
+	n = locked_flush(inf, addr);
+	pthread_mutex_unlock(&inf->lock);
+	return n;
 }

@@ -3,13 +3,15 @@
 #include "log.h"
 
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
 
-static int g_verbosity = LOGL_OPS;
+/* Atomic: the control thread changes it while workers log. */
+static _Atomic int g_verbosity = LOGL_OPS;
 static bool g_syslog;
 static const char *g_ident = "rootwalkd";
 
@@ -25,12 +27,12 @@ void log_init(int verbosity, bool use_syslog, const char *ident)
 
 void log_set_verbosity(int verbosity)
 {
-	g_verbosity = verbosity;
+	atomic_store_explicit(&g_verbosity, verbosity, memory_order_relaxed);
 }
 
 int log_get_verbosity(void)
 {
-	return g_verbosity;
+	return atomic_load_explicit(&g_verbosity, memory_order_relaxed);
 }
 
 void log_close(void)
@@ -66,7 +68,7 @@ void log_msg(enum log_level level, const char *fmt, ...)
 	char line[1024];
 	va_list ap;
 
-	if ((int)level > g_verbosity)
+	if ((int)level > log_get_verbosity())
 		return;
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof(line), fmt, ap);
