@@ -6,6 +6,7 @@
 # directory, the process in the foreground logging to a file, a bounded wait
 # until it answers, and a bounded stop.
 import os
+import shlex
 import signal
 import socket
 import subprocess
@@ -16,7 +17,16 @@ import dns.message
 import dns.query
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-START_TIMEOUT = 20.0
+
+# ROOTWALKD_WRAPPER: a command prefix rootwalkd runs under, e.g.
+# "valgrind --error-exitcode=99 --leak-check=full" (tests/run --valgrind).
+# A wrapped daemon starts and stops many times slower, so every bounded
+# wait here is stretched by SLOWDOWN; exit status 99 then means the
+# wrapper found errors (conftest.py fails the test that stopped it).
+WRAPPER = shlex.split(os.environ.get("ROOTWALKD_WRAPPER", ""))
+SLOWDOWN = 10.0 if WRAPPER else 1.0
+WRAPPER_ERROR_STATUS = 99
+START_TIMEOUT = 20.0 * SLOWDOWN
 
 
 def rootwalkd_path():
@@ -71,7 +81,7 @@ class Resolver:
 
     def command(self):
         if self.kind == "rootwalk":
-            return [rootwalkd_path(), "-d", "-c", self.conf]
+            return WRAPPER + [rootwalkd_path(), "-d", "-c", self.conf]
         return ["unbound", "-d", "-c", self.conf]
 
     def start(self):
@@ -106,6 +116,7 @@ class Resolver:
         """SIGTERM, bounded wait, then SIGKILL.  Returns the exit status."""
         if self.proc is None:
             return None
+        timeout *= SLOWDOWN if self.kind == "rootwalk" else 1.0
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
