@@ -302,7 +302,9 @@ END_TEST
 
 /* ---- two threads, one table -------------------------------------------- */
 
-#define THREAD_CHECKS 20000
+#define THREAD_CHECKS 100000
+
+static pthread_barrier_t start_line; /* both threads start at once */
 
 struct worker {
 	const struct sockaddr *client;
@@ -314,6 +316,7 @@ static void *worker_run(void *arg)
 {
 	struct worker *w = arg;
 
+	pthread_barrier_wait(&start_line);
 	for (unsigned i = 0; i < THREAD_CHECKS; i++) {
 		switch (rrl_check(t, w->client, w->now_step * i)) {
 		case RRL_SEND: w->send++; break;
@@ -328,15 +331,18 @@ static void run_two(struct worker *a, struct worker *b)
 {
 	pthread_t ta, tb;
 
+	ck_assert_int_eq(pthread_barrier_init(&start_line, NULL, 2), 0);
 	ck_assert_int_eq(pthread_create(&ta, NULL, worker_run, a), 0);
 	ck_assert_int_eq(pthread_create(&tb, NULL, worker_run, b), 0);
 	ck_assert_int_eq(pthread_join(ta, NULL), 0);
 	ck_assert_int_eq(pthread_join(tb, NULL), 0);
+	ck_assert_int_eq(pthread_barrier_destroy(&start_line), 0);
 }
 
 /* With the clock frozen, the two threads together get exactly one bucket:
  * a lost update (two threads taking the same token, or a slip count
- * skipped) would show as a count off by some. */
+ * skipped) would show as a count off by some.  The bucket is deep enough
+ * that both threads spend a long time taking tokens side by side. */
 START_TEST(two_threads_one_prefix_share_one_bucket)
 {
 	struct sockaddr_storage ca;
@@ -344,11 +350,11 @@ START_TEST(two_threads_one_prefix_share_one_bucket)
 
 	memcpy(&ca, addr("192.0.2.1"), sizeof(struct sockaddr_in));
 	a.client = b.client = (struct sockaddr *)&ca;
-	t = table(1000, 2, 24, 56, 1024);
+	t = table(THREAD_CHECKS, 2, 24, 56, 1024);
 	run_two(&a, &b);
-	ck_assert_uint_eq(a.send + b.send, 1000);
-	ck_assert_uint_eq(a.slip + b.slip, (2 * THREAD_CHECKS - 1000) / 2);
-	ck_assert_uint_eq(a.drop + b.drop, (2 * THREAD_CHECKS - 1000) / 2);
+	ck_assert_uint_eq(a.send + b.send, THREAD_CHECKS);
+	ck_assert_uint_eq(a.slip + b.slip, THREAD_CHECKS / 2);
+	ck_assert_uint_eq(a.drop + b.drop, THREAD_CHECKS / 2);
 }
 END_TEST
 
@@ -367,7 +373,7 @@ START_TEST(two_threads_two_prefixes_do_not_interfere)
 	a.now_step = b.now_step = 1; /* 1 ms per check: 10/s refills 1 per 100 */
 	t = table(10, 0, 24, 56, 8);
 	run_two(&a, &b);
-	/* 10 at once, then one per 100 ms over 19.999 s */
+	/* 10 at once, then one per 100 ms over 99.999 s */
 	ck_assert_uint_eq(a.send, 10 + (THREAD_CHECKS - 1) / 100);
 	ck_assert_uint_eq(b.send, 10 + (THREAD_CHECKS - 1) / 100);
 }
