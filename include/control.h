@@ -30,6 +30,7 @@
 #include "server.h"
 #include "transport.h"
 #include "upstream.h"
+#include "worker.h"
 
 struct control;
 
@@ -48,6 +49,14 @@ struct control_env {
 	struct request_ctx *req;
 	struct upstream *up;
 	struct net *net;            /* transport.h; a raw one adds the stack's part */
+	/* Workers (worker.h).  When n_workers > 0, "stats" sums the counters
+	 * of every worker, each read on its own thread (worker_get_stats), and
+	 * req/up/server above are not used; "status" shows n_workers.  cache
+	 * and infra are shared by the workers and thread-safe, so the cache
+	 * and infra commands use them directly.  net must then be worker 0's
+	 * (it runs on the control's loop). */
+	struct worker *const *workers;
+	size_t n_workers;
 	const char *mode;           /* "kernel"/"raw" for status; NULL: from cfg->mode */
 	uint64_t start_ms;          /* now_ms() when the daemon started (uptime) */
 	/* The clock every cache/infra call is given.  NULL: uv_now(loop). */

@@ -74,6 +74,24 @@ static void emit_raw_link(struct ctl_emit *e, const struct net_raw_info *ri)
 	control_emit_bool(e, "raw-faults", ri->faults);
 }
 
+/* Client queries each worker received (UDP and TCP, since start): shows
+ * how SO_REUSEPORT spreads the clients. */
+static void emit_worker_queries(struct ctl_emit *e, struct control *c)
+{
+	struct worker_stats ws;
+
+	if (!c->env.n_workers)
+		return;
+	control_emit_arr(e, "worker-queries");
+	for (size_t i = 0; i < c->env.n_workers; i++) {
+		if (worker_get_stats(c->env.workers[i], &ws) != 0)
+			control_emit_null(e, "worker", "stopped");
+		else
+			control_emit_u64(e, "worker", ws.srv.udp_queries + ws.srv.tcp_queries);
+	}
+	control_emit_end(e);
+}
+
 int control_cmd_status(struct ctl_req *r)
 {
 	struct control *c = r->ctl;
@@ -92,7 +110,8 @@ int control_cmd_status(struct ctl_req *r)
 	control_emit_str(&e, "mode", mode_name(c));
 	if (raw_info(c, &ri))
 		emit_raw_link(&e, &ri);
-	control_emit_u64(&e, "workers", cfg->workers);
+	control_emit_u64(&e, "workers", c->env.n_workers ? c->env.n_workers : 1);
+	emit_worker_queries(&e, c);
 	control_emit_u64(&e, "verbosity", (uint64_t)log_get_verbosity());
 	control_emit_arr(&e, "listeners");
 	for (size_t i = 0; i < cfg->n_listen; i++) {
@@ -124,6 +143,38 @@ static void count_tcp(const struct stack_tcp_info *info, void *ud)
 	(*(uint64_t *)ud)++;
 }
 
+static void add_u64s(uint64_t *sum, const uint64_t *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		sum[i] += v[i];
+}
+
+/* Every counter struct summed is all uint64_t (gauges such as in_flight
+ * and tcp_open add up too), so adding them field by field is adding
+ * them as arrays. */
+#define ADD_STATS(sum, v) \
+	add_u64s((uint64_t *)&(sum), (const uint64_t *)&(v), sizeof(v) / sizeof(uint64_t))
+
+_Static_assert(sizeof(struct request_stats) % sizeof(uint64_t) == 0, "request_stats: u64s");
+_Static_assert(sizeof(struct upstream_stats) % sizeof(uint64_t) == 0, "upstream_stats: u64s");
+_Static_assert(sizeof(struct server_stats) % sizeof(uint64_t) == 0, "server_stats: u64s");
+
+/* The workers' counters, each read on its worker's thread, summed.  A
+ * worker whose loop has already stopped (shutdown) adds nothing. */
+static void snapshot_workers(struct control *c, struct ctl_snapshot *s)
+{
+	struct worker_stats ws;
+
+	s->has_req = s->has_up = s->has_srv = true;
+	for (size_t i = 0; i < c->env.n_workers; i++) {
+		if (worker_get_stats(c->env.workers[i], &ws) != 0)
+			continue;
+		ADD_STATS(s->req, ws.req);
+		ADD_STATS(s->up, ws.up);
+		ADD_STATS(s->srv, ws.srv);
+	}
+}
+
 void control_snapshot_take(struct control *c, struct ctl_snapshot *s)
 {
 	const struct control_env *env = &c->env;
@@ -131,7 +182,9 @@ void control_snapshot_take(struct control *c, struct ctl_snapshot *s)
 
 	memset(s, 0, sizeof(*s));
 	s->at_ms = control_now_ms(c);
-	if ((s->has_req = env->req != NULL))
+	if (env->n_workers)
+		snapshot_workers(c, s);
+	else if ((s->has_req = env->req != NULL))
 		request_get_stats(env->req, &s->req);
 	if ((s->has_cache = env->cache != NULL)) {
 		cache_get_stats(env->cache, &s->cache);
@@ -139,9 +192,9 @@ void control_snapshot_take(struct control *c, struct ctl_snapshot *s)
 		s->cache.hits = sub_sat(s->cache.hits, c->own_hits);
 		s->cache.misses = sub_sat(s->cache.misses, c->own_misses);
 	}
-	if ((s->has_up = env->up != NULL))
+	if (!env->n_workers && (s->has_up = env->up != NULL))
 		upstream_get_stats(env->up, &s->up);
-	if ((s->has_srv = env->server != NULL))
+	if (!env->n_workers && (s->has_srv = env->server != NULL))
 		server_get_stats(env->server, &s->srv);
 	if ((s->has_infra = env->infra != NULL))
 		s->infra_entries = infra_count(env->infra);

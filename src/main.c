@@ -1,8 +1,16 @@
 /* main.c — rootwalkd: arguments, configuration, privileges, signals and
  * the event loop.  Everything that resolves lives in the modules; this
  * file only wires them together in the order their lifetimes need:
- * config -> hints/cache/infra -> transport -> upstream -> request -> server
- * (bind) -> drop privileges -> run -> tear down in reverse.
+ * config -> hints/cache/infra/rrl (shared) -> workers (each: transport ->
+ * upstream -> request -> server) -> control socket -> bind every worker's
+ * listeners -> drop privileges -> start the worker threads -> run the main
+ * loop -> stop and join the workers -> tear down in reverse.
+ *
+ * Workers (worker.h): `workers: N`, 0 meaning one per CPU; raw mode runs
+ * exactly one.  Worker 0 runs on the main loop with the control socket and
+ * the signal handlers; the others on threads of their own.  A stop (signal
+ * or "rootwalkctl stop") ends the main loop; the threaded workers are then
+ * stopped and joined before anything they share is freed.
  *
  * The transport (transport.h) is kernel sockets, or in raw mode the
  * userspace stack on a TAP device (opened, or created, before privileges
@@ -37,6 +45,7 @@
 #include "server.h"
 #include "transport.h"
 #include "upstream.h"
+#include "worker.h"
 
 #define INFRA_ENTRY_TTL_MS (15u * 60u * 1000u)
 
@@ -46,14 +55,12 @@ struct daemon {
 	struct hints *hints;
 	struct cache *cache;
 	struct infra *infra;
-	struct net *net;
-	struct upstream *up;
-	struct request_ctx *req;
-	struct server *srv;
 	struct rrl *rrl; /* response rate limiting, shared by the servers; NULL: off */
+	struct worker **workers;
+	unsigned n_workers;         /* built (maybe partly, after a failure) */
 	struct control *ctl;
 	uint64_t start_ms;
-	struct iter_env env;
+	struct worker_env wenv;
 	uv_signal_t sig_int, sig_term, sig_hup;
 };
 
@@ -186,26 +193,36 @@ static void cache_policy_from(const struct config *cfg, struct cache_policy *p)
 	p->serve_expired_window = cfg->serve_expired_window;
 }
 
-static void iter_env_from(struct daemon *d)
+/* What every worker is built from: the shared cache, infra, hints and
+ * RRL table, the iterator's limits and the upstream options. */
+static void worker_env_from(struct daemon *d)
 {
 	const struct config *cfg = &d->cfg;
+	struct iter_env *env = &d->wenv.iter;
 
-	d->env.cache = d->cache;
-	d->env.infra = d->infra;
-	d->env.hints = d->hints;
-	d->env.lim.max_referrals = cfg->max_referrals;
-	d->env.lim.max_cname_chain = cfg->max_cname_chain;
-	d->env.lim.max_glueless_per_referral = cfg->max_glueless_per_referral;
-	d->env.lim.max_upstream_queries = cfg->max_upstream_queries;
-	d->env.lim.max_subquery_depth = cfg->max_subquery_depth;
-	d->env.do_ip4 = cfg->do_ip4;
+	d->wenv.cfg = cfg;
+	d->wenv.rrl = d->rrl;
+	d->wenv.up.edns_buffer_size = cfg->edns_buffer_size;
+	d->wenv.up.tcp_timeout_ms = cfg->outgoing_tcp_timeout_ms;
+	d->wenv.up.use_caps_for_id = cfg->use_caps_for_id;
+	env->cache = d->cache;
+	env->infra = d->infra;
+	env->hints = d->hints;
+	env->lim.max_referrals = cfg->max_referrals;
+	env->lim.max_cname_chain = cfg->max_cname_chain;
+	env->lim.max_glueless_per_referral = cfg->max_glueless_per_referral;
+	env->lim.max_upstream_queries = cfg->max_upstream_queries;
+	env->lim.max_subquery_depth = cfg->max_subquery_depth;
+	env->do_ip4 = cfg->do_ip4;
 	/* Raw mode is IPv4 only: the stack has one IPv4 address. */
-	d->env.do_ip6 = cfg->mode != CFG_MODE_RAW && cfg->do_ip6 && host_has_global_ipv6();
+	env->do_ip6 = cfg->mode != CFG_MODE_RAW && cfg->do_ip6 && host_has_global_ipv6();
 }
 
 /* control "reload": read the file again and apply what can change while
  * running (log verbosity, cache policy and size).  Listeners, the control
- * socket, mode, user and workers need a restart. */
+ * socket, mode, user and workers need a restart.  What it changes is
+ * shared by every worker and safe to change under them: the verbosity is
+ * atomic, the cache publishes a new policy and resizes shard by shard. */
 static int on_control_reload(void *ud, char *err, size_t errlen)
 {
 	struct daemon *d = ud;
@@ -246,8 +263,10 @@ static int control_setup(struct daemon *d)
 {
 	char err[CONFIG_ERR_MAX];
 	struct control_env env = {
-		.cfg = &d->cfg, .cache = d->cache, .infra = d->infra, .server = d->srv,
-		.req = d->req, .up = d->up, .net = d->net, .start_ms = d->start_ms,
+		.cfg = &d->cfg, .cache = d->cache, .infra = d->infra,
+		.net = worker_net(d->workers[0]),
+		.workers = d->workers, .n_workers = d->n_workers,
+		.start_ms = d->start_ms,
 		.reload = on_control_reload, .stop = on_control_stop, .ud = d,
 	};
 
@@ -259,16 +278,43 @@ static int control_setup(struct daemon *d)
 	return 0;
 }
 
-/* Kernel sockets, or the stack on a TAP in raw mode.  0, or -1 logged. */
-static int net_setup(struct daemon *d)
+/* Build every worker: worker 0 on the main loop, the others on loops of
+ * their own (not running yet).  0, or -1 logged. */
+static int workers_setup(struct daemon *d)
 {
-	if (d->cfg.mode == CFG_MODE_RAW)
-		return net_raw_open(d->loop, &d->cfg, &d->net) == 0 ? 0 : -1;
-	d->net = net_kernel_new(d->loop);
-	if (!d->net) {
-		log_err("out of memory setting up the sockets");
+	unsigned n = worker_count(&d->cfg);
+
+	d->workers = calloc(n, sizeof(*d->workers));
+	if (!d->workers) {
+		log_err("out of memory setting up %u workers", n);
 		return -1;
 	}
+	worker_env_from(d);
+	for (unsigned i = 0; i < n; i++) {
+		int rc = worker_new(&d->wenv, i, i ? NULL : d->loop, &d->workers[i]);
+
+		if (d->workers[i])
+			d->n_workers = i + 1;
+		if (rc != 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Every worker binds the same addresses (SO_REUSEPORT). */
+static int workers_listen(struct daemon *d)
+{
+	for (unsigned i = 0; i < d->n_workers; i++)
+		if (worker_listen(d->workers[i]) != 0)
+			return -1;
+	return 0;
+}
+
+static int workers_start(struct daemon *d)
+{
+	for (unsigned i = 0; i < d->n_workers; i++)
+		if (worker_start(d->workers[i]) != 0)
+			return -1;
 	return 0;
 }
 
@@ -277,11 +323,6 @@ static int daemon_setup(struct daemon *d)
 {
 	char err[CONFIG_ERR_MAX];
 	struct cache_policy policy;
-	struct upstream_opts uo = {
-		.edns_buffer_size = d->cfg.edns_buffer_size,
-		.tcp_timeout_ms = d->cfg.outgoing_tcp_timeout_ms,
-		.use_caps_for_id = d->cfg.use_caps_for_id,
-	};
 
 	d->hints = hints_load(d->cfg.root_hints, err, sizeof(err));
 	if (!d->hints) {
@@ -293,28 +334,18 @@ static int daemon_setup(struct daemon *d)
 	d->infra = infra_new(d->cfg.infra_cache_size, INFRA_ENTRY_TTL_MS);
 	d->loop = uv_default_loop();
 	d->start_ms = uv_now(d->loop);
-	if (net_setup(d) != 0)
-		return -1;
-	d->up = d->infra ? upstream_new_net(d->loop, d->net, d->infra, &uo) : NULL;
-	if (!d->cache || !d->infra || !d->up) {
+	if (!d->cache || !d->infra) {
 		log_err("out of memory setting up the resolver");
-		return -1;
-	}
-	iter_env_from(d);
-	d->req = request_ctx_new(d->loop, &d->env, d->up, &d->cfg);
-	d->srv = d->req ? server_new_net(d->loop, d->net, &d->cfg, request_handle, d->req)
-		       : NULL;
-	if (!d->srv) {
-		log_err("out of memory setting up the server");
 		return -1;
 	}
 	if (rrl_new_from_config(&d->cfg, &d->rrl) != 0) {
 		log_err("out of memory for the response rate limiting table");
 		return -1;
 	}
-	server_set_rrl(d->srv, d->rrl);
+	if (workers_setup(d) != 0)
+		return -1;
 	/* the control socket first: "already running" beats EADDRINUSE */
-	if (control_setup(d) != 0 || server_start(d->srv) != 0)
+	if (control_setup(d) != 0 || workers_listen(d) != 0)
 		return -1;
 	uv_signal_init(d->loop, &d->sig_int);
 	uv_signal_init(d->loop, &d->sig_term);
@@ -340,26 +371,24 @@ static void close_walk(uv_handle_t *h, void *arg)
  * through it, which frees the stack. */
 static void daemon_teardown(struct daemon *d)
 {
+	/* threaded workers first: they use cache, infra, hints and rrl until
+	 * joined */
+	for (unsigned i = 1; i < d->n_workers; i++)
+		worker_stop(d->workers[i]);
 	if (d->ctl)
 		control_close(d->ctl); /* before uv_walk: its handles close through it */
-	if (d->req)
-		request_ctx_free(d->req);
-	if (d->srv)
-		server_stop(d->srv);
-	if (d->up)
-		upstream_free(d->up);
-	if (d->net)
-		net_close(d->net, NULL, NULL);
+	if (d->n_workers)
+		worker_close(d->workers[0]);
 	if (d->loop) {
 		uv_walk(d->loop, close_walk, NULL);
 		uv_run(d->loop, UV_RUN_DEFAULT);
 	}
 	if (d->ctl)
 		control_free(d->ctl);
-	if (d->srv)
-		server_free(d->srv);
+	for (unsigned i = 0; i < d->n_workers; i++)
+		worker_free(d->workers[i]);
+	free(d->workers);
 	rrl_free(d->rrl);
-	net_free(d->net);
 	infra_free(d->infra);
 	cache_free(d->cache);
 	hints_free(d->hints);
@@ -425,9 +454,12 @@ int main(int argc, char **argv)
 	}
 	if (daemon_setup(&d) != 0)
 		goto out;
-	if (write_pidfile(d.cfg.pidfile) != 0 || drop_privileges(d.cfg.username) != 0)
+	/* every listener is bound by now; the threads start unprivileged */
+	if (write_pidfile(d.cfg.pidfile) != 0 || drop_privileges(d.cfg.username) != 0 ||
+	    workers_start(&d) != 0)
 		goto out;
-	log_info("rootwalkd %s started (config %s)", ROOTWALK_VERSION, path);
+	log_info("rootwalkd %s started (config %s, %u worker%s)", ROOTWALK_VERSION, path,
+		 d.n_workers, d.n_workers == 1 ? "" : "s");
 	uv_run(d.loop, UV_RUN_DEFAULT);
 	rc = 0;
 out:
