@@ -33,8 +33,9 @@
 # bound is checked only in plain builds (ROOTWALK_SANITIZED unset).
 #
 # Sizes (tools/soak sets the full ones): FLOOD_SECONDS (default 8; 60 in
-# the soak), COLD_NAMES (default 100000), TCP_CLIENTS (max-tcp-clients,
-# default 32; twice as many connections are opened).
+# the soak), COLD_NAMES (default 50000, ~30 s here; 100000 in the soak),
+# TCP_CLIENTS (max-tcp-clients, default 32; twice as many connections
+# are opened).
 import os
 import random
 import socket
@@ -52,7 +53,7 @@ from test_faults import Load, figures, pct, stats
 pytestmark = pytest.mark.rootwalk_only
 
 FLOOD_SECONDS = float(os.environ.get("FLOOD_SECONDS", "8"))
-COLD_NAMES = int(os.environ.get("COLD_NAMES", "100000"))
+COLD_NAMES = int(os.environ.get("COLD_NAMES", "50000"))
 TCP_CLIENTS = int(os.environ.get("TCP_CLIENTS", "32"))
 OVERHEAD_MIB = 16
 SANITIZED = bool(os.environ.get("ROOTWALK_SANITIZED"))
@@ -275,7 +276,12 @@ def wait_for(pred, timeout):
 
 def test_idle_tcp_clients_beyond_the_limit(fresh_resolver, cases):
     n, idle_ms = TCP_CLIENTS, 4000
-    r = fresh_resolver(extra=f"max-tcp-clients: {n}\ntcp-idle-timeout: {idle_ms}\n")
+    # One worker: each worker enforces max-tcp-clients on its own
+    # SO_REUSEPORT listener, so with W workers up to W x n connections
+    # are taken (unevenly, by the kernel's hash), and the limit this test
+    # checks exactly would be approximate.
+    r = fresh_resolver(extra=f"max-tcp-clients: {n}\ntcp-idle-timeout: {idle_ms}\n"
+                             "workers: 1\n")
     pid = r.proc.pid
     check_case(ask(r, "www.example.com.", "A"), cases["www_a"])
     fds0, s0 = nfds(pid), stats(r)
