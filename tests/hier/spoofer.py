@@ -535,7 +535,9 @@ def drain_answers(cli, answers, resolver):
         rcode = msg[3] & 15 if len(msg) > 3 else -1
         if socket.inet_aton(EVIL_A) in msg or b"evil" in msg.lower():
             answers["noerror_forged"] += 1
-            answers.setdefault("forged_examples", []).append(msg.hex())
+            ex = answers.setdefault("forged_examples", [])
+            if len(ex) < 5:
+                ex.append(msg.hex())
         elif rcode == 3:
             answers["nxdomain"] += 1
         else:
