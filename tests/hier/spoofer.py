@@ -8,7 +8,8 @@
 # sockets: every forged datagram is built by hand (IP_HDRINCL) with the
 # SOURCE address of an authoritative server of tests/hier, so to the
 # resolver's kernel it is indistinguishable from a real reply.  Every packet
-# goes to 127.0.0.0/8 only; hier.in_private_netns() is checked first.
+# goes to 127.0.0.0/8 (or 198.18.0.0/15, the raw-mode TAP tests' range, in
+# the same namespace); hier.in_private_netns() is checked first.
 #
 #   spoofer.py selftest                    forged packets arrive, source forged, checksum right
 #   spoofer.py blind ...                   (a) random ID and random destination port
@@ -196,6 +197,8 @@ class Template:
     The IP header is ours (IP_HDRINCL); the kernel fills its checksum."""
 
     def __init__(self, src, sport, dst, payload):
+        if not allowed_destination(dst):
+            raise ValueError(f"refusing to send to {dst}: not 127/8 or 198.18/15")
         self.dst = dst
         udp_len = 8 + len(payload)
         ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + udp_len, 0, 0, 64, 17, 0,
@@ -213,6 +216,12 @@ class Template:
         struct.pack_into("!H", self.buf, 26, c or 0xffff)
         struct.pack_into("!H", self.buf, 28, qid)
         return self.buf
+
+
+def allowed_destination(addr):
+    """Loopback, or the benchmark range raw-mode tests use inside the netns."""
+    a = socket.inet_aton(addr)
+    return a[0] == 127 or (a[0] == 198 and a[1] in (18, 19))
 
 
 def raw_socket():
@@ -263,13 +272,14 @@ def attach_filter(sock, ins):
 
 
 class Sniffer:
-    """Sees every DNS query (UDP to port 53) on lo: who asked whom, from which
-    port, with which ID and the question's exact bytes."""
+    """Sees every DNS query (UDP to port 53) on an interface (lo, or the TAP
+    of a raw-mode resolver; both have a 14-byte Ethernet header): who asked
+    whom, from which port, with which ID and the question's exact bytes."""
 
-    def __init__(self):
+    def __init__(self, iface="lo"):
         self.sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
         self._keep = attach_filter(self.sock, bpf_udp_dport(53))
-        self.sock.bind(("lo", 0))
+        self.sock.bind((iface, 0))
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 22)
         self.sock.setblocking(False)
 
@@ -443,7 +453,7 @@ def cmd_insider(args):
     run = Run(args, "insider")
     rnd = random.Random()
     raw = raw_socket()
-    sn = Sniffer()
+    sn = Sniffer(args.iface)
     seen = 0
     run.ready()
     while run.running():
@@ -477,7 +487,7 @@ def cmd_kaminsky(args):
     run = Run(args, "kaminsky")
     rnd = random.Random()
     raw = raw_socket()
-    sn = Sniffer() if args.sniff else None
+    sn = Sniffer(args.iface) if args.sniff else None
     servers = args.servers.split(",")
     raddr, rport = args.resolver.rsplit("@", 1)
     cli = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -552,7 +562,7 @@ def cmd_impersonate(args):
     out-of-bailiwick payload a scrub must remove."""
     run = Run(args, "impersonate")
     raw = raw_socket()
-    sn = Sniffer()
+    sn = Sniffer(args.iface)
     roles = dict(r.split("=") for r in args.roles.split(","))
     zone_addr = next(a for a, r in roles.items() if r == "zone")
     root_addr = next(a for a, r in roles.items() if r == "root")
@@ -623,6 +633,9 @@ def main():
     common.add_argument("--json")
     common.add_argument("--zone", default="example.com.")
     common.add_argument("--rate", type=float, default=0, help="packets/s, 0 = unlimited")
+    common.add_argument("--iface", default="lo", help="where to sniff the resolver's queries")
+    common.add_argument("--netns-checked", action="store_true",
+                        help="the caller checked the namespace (before adding TAPs to it)")
     sub.add_parser("selftest", parents=[common])
     b = sub.add_parser("blind", parents=[common])
     b.add_argument("--to", default="127.0.0.1", help="the resolver's upstream address")
@@ -642,7 +655,7 @@ def main():
     m = sub.add_parser("impersonate", parents=[common])
     m.add_argument("--roles", default="127.66.0.1=root,127.66.0.2=zone")
     args = p.parse_args()
-    if not hier.in_private_netns():
+    if not args.netns_checked and not hier.in_private_netns():
         print("spoofer.py: refusing to run outside a private network namespace "
               "(use tests/hier/netns-run)", file=sys.stderr)
         return 2

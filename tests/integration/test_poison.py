@@ -39,6 +39,7 @@ import pytest
 
 from dnsutil import check_case, make_query, rr_lines
 from resolvers import REPO, Resolver, option, rootwalkd_path
+from test_raw_mode import Tap, raw_config, raw_hier  # noqa: F401 (a fixture)
 
 HIER = os.path.join(REPO, "tests", "hier")
 sys.path.insert(0, HIER)
@@ -129,8 +130,10 @@ class Spoofer:
         self.json = str(tmp / f"spoofer-{cmd}.json")
         self.log = str(tmp / f"spoofer-{cmd}.log")
         with open(self.log, "w") as lf:
-            self.proc = subprocess.Popen([sys.executable, SPOOFER, cmd, "--json", self.json,
-                                          *args], stdout=lf, stderr=subprocess.STDOUT)
+            # the session checked the namespace before any TAP was added
+            self.proc = subprocess.Popen([sys.executable, SPOOFER, cmd, "--netns-checked",
+                                          "--json", self.json, *args],
+                                         stdout=lf, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 10
         while "ready" not in self.output():
             assert self.proc.poll() is None, f"spoofer {cmd} died:\n{self.output()}"
@@ -207,8 +210,8 @@ def test_exact_forgery_is_accepted_positive_control(hier_info, tmp_path):
 
 # ---- the campaign ----------------------------------------------------------------
 
-def legit_round(res, cases, tally):
-    for name in LEGIT:
+def legit_round(res, cases, tally, legit):
+    for name in legit:
         c = cases[name]
         try:
             r = ask(res, c["qname"], c["qtype"])
@@ -228,14 +231,14 @@ def legit_round(res, cases, tally):
             tally["wrong"].append(f"{name}: {e}")
 
 
-def hijacked_delegations(rrs):
+def hijacked_delegations(rrs, addr=lambda a: a):
     """The cut of com. and example.com. and their servers' addresses, where
     they differ from the real ones (a hijacked NS set or glue shows here)."""
     want = {("com.", "NS"): {"a.nic.com."},
             ("example.com.", "NS"): {"ns1.example.com.", "ns2.example.com."},
-            ("a.nic.com.", "A"): {"127.2.0.2"},
-            ("ns1.example.com.", "A"): {"127.3.0.1"},
-            ("ns2.example.com.", "A"): {"127.3.0.2"}}
+            ("a.nic.com.", "A"): {addr("127.2.0.2")},
+            ("ns1.example.com.", "A"): {addr("127.3.0.1")},
+            ("ns2.example.com.", "A"): {addr("127.3.0.2")}}
     got = {}
     for o, t, d in rrs:
         if (o, t) in want:
@@ -243,48 +246,52 @@ def hijacked_delegations(rrs):
     return [f"{k}: {sorted(got.get(k, []))}" for k in want if got.get(k) != want[k]]
 
 
-@pytest.fixture
-def campaign_resolver(hier_info, tmp_path):
-    res = start_resolver(tmp_path / "resolver", hier_info["root_hints"], "127.0.2.2",
-                         extra=option(KIND, "use-caps-for-id", "yes"))
-    yield res
-    crashed = not res.alive()
-    status = res.stop()
-    assert not crashed and status == 0, f"resolver exit {status}:\n{res.log_tail()}"
+class Target:
+    """Where the campaign aims: the resolver, the address its upstream
+    queries come from, the interface they cross, and the hierarchy's
+    addresses (127.x, or their 198.19.x copy for raw mode)."""
+
+    def __init__(self, res, src, iface="lo", addr=lambda a: a, legit=LEGIT):
+        self.res, self.src, self.iface, self.addr, self.legit = res, src, iface, addr, legit
 
 
-def test_forged_replies_never_reach_the_cache(hier_info, cases, campaign_resolver, tmp_path,
-                                              tmp_path_factory):
-    res = campaign_resolver
-    rw = KIND == "rootwalk"
+def campaign(target, cases, tmp_path, results_file):
+    """Spoofers (blind, insider, Kaminsky) against target for SECONDS while
+    legitimate rounds resolve; returns the results and everything the
+    assertions need."""
+    res, rw = target.res, KIND == "rootwalk"
     before_st = stats(res) if rw else {}
     before_udp = udp_counters()
     before_drops = softnet_dropped()
     forged_cached, hijacked = [], []
     tally = {"answered": 0, "correct": 0, "rounds": 0, "unanswered": [], "wrong": [],
              "forged": [], "servfail": []}
-    secs = str(SECONDS)
+    secs, a = str(SECONDS), target.addr
     spoofers = [
         Spoofer(tmp_path, "blind", "--seconds", secs, "--rate", str(BLIND_RATE),
-                "--exclude-ports", str(res.port)),
-        Spoofer(tmp_path, "insider", "--seconds", secs),
+                "--to", target.src, "--exclude-ports", str(res.port),
+                "--sources", ",".join(a(x) for x in ("127.2.0.2", "127.3.0.1", "127.3.0.2",
+                                                     "127.1.0.1"))),
+        Spoofer(tmp_path, "insider", "--seconds", secs, "--iface", target.iface,
+                "--resolver-src", target.src),
         Spoofer(tmp_path, "kaminsky", "--seconds", secs, "--sniff", "--per-name", "50",
-                "--resolver", f"{res.addr}@{res.port}"),
+                "--iface", target.iface, "--resolver", f"{res.addr}@{res.port}",
+                "--to", target.src, "--servers", f"{a('127.3.0.1')},{a('127.3.0.2')}"),
     ]
     t0 = time.monotonic()
     while time.monotonic() - t0 < SECONDS:
-        legit_round(res, cases, tally)
+        legit_round(res, cases, tally, target.legit)
         tally["rounds"] += 1
         if rw:   # look, then walk again from the root: every round is attacked afresh
             rrs = cache_rrs(res)
             forged_cached += forged_in(rrs)
-            hijacked += hijacked_delegations(rrs)
+            hijacked += hijacked_delegations(rrs, a)
             rootwalkctl(res, "cache", "flush-all")
             rootwalkctl(res, "flush-infra", "all")
-    reports = [s.finish() for s in spoofers]
+    reports = [sp.finish() for sp in spoofers]
     time.sleep(0.5)   # let the last forged datagrams land
     # after the attack: answers from the cache it was aimed at
-    legit_round(res, cases, tally)
+    legit_round(res, cases, tally, target.legit)
     after_udp = delta(udp_counters(), before_udp)
     backlog_drops = softnet_dropped() - before_drops
     sent = {}
@@ -303,27 +310,21 @@ def test_forged_replies_never_reach_the_cache(hier_info, cases, campaign_resolve
                "legit_answered": tally["answered"], "legit_correct": tally["correct"],
                "legit_servfail": len(tally["servfail"]), "legit_rounds": tally["rounds"],
                "kernel_udp": after_udp}
+    st = {}
     if rw:
         rrs = cache_rrs(res)
         forged_cached += forged_in(rrs)
-        hijacked += hijacked_delegations(rrs)
+        hijacked += hijacked_delegations(rrs, a)
         st = delta(stats(res), before_st)
-        results["rootwalkd"] = {k: st[k] for k in (
-            "upstream_mismatched", "upstream_near_misses", "upstream_replies",
-            "upstream_queries.udp", "upstream_queries.tcp", "upstream_tcp_fallbacks",
-            "upstream_timeouts")}
+        results["rootwalkd"] = {k: v for k, v in st.items() if k.startswith(
+            ("upstream_", "stack_drops", "stack_packets_in"))}
         results["forged_judged_by_rootwalkd"] = (st["upstream_mismatched"] +
                                                  st["upstream_near_misses"])
-    results["forged_to_closed_ports"] = after_udp["NoPorts"]
     results["backlog_drops"] = backlog_drops
-    results["forged_elsewhere"] = (forged_total - after_udp["NoPorts"] -
-                                   results.get("forged_judged_by_rootwalkd", 0))
     results["accepted"] = accepted_client + len(set(forged_cached))
     results["delegations_hijacked"] = len(hijacked)
-    line = "poison results: " + json.dumps(results, sort_keys=True)
-    print(line)
-    out = tmp_path_factory.getbasetemp() / "poison-results.json"
-    out.write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
+    print("poison results: " + json.dumps(results, sort_keys=True))
+    results_file.write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
 
     # nothing forged was accepted anywhere we can look
     assert forged_cached == []
@@ -336,20 +337,103 @@ def test_forged_replies_never_reach_the_cache(hier_info, cases, campaign_resolve
     assert tally["wrong"] == []
     if rw:
         assert tally["servfail"] == []
-    assert tally["answered"] >= 0.9 * (tally["rounds"] + 1) * len(LEGIT), tally["unanswered"]
-    # the attack really happened: packets, checksums, Kaminsky names resolved
+    assert tally["answered"] >= 0.9 * (tally["rounds"] + 1) * len(target.legit), \
+        tally["unanswered"]
+    # the attack really happened: packets sent, Kaminsky names resolved
     assert forged_total > 0 and all(r["total"] > 0 for r in reports), reports
-    assert after_udp["InCsumErrors"] == 0
     assert kaminsky["client_answers"]["nxdomain"] > 0, kaminsky
     if rw:
-        st = results["rootwalkd"]
         # forged replies reached rootwalkd's open sockets and were refused
-        assert st["upstream_mismatched"] + st["upstream_near_misses"] > 0, st
-        # what rootwalkd refused is at most what reached a socket
-        assert st["upstream_mismatched"] + st["upstream_near_misses"] <= \
-            after_udp["InDatagrams"], (st, after_udp)
+        assert results["forged_judged_by_rootwalkd"] > 0, st
+    return results, after_udp, forged_total, st
+
+
+@pytest.fixture
+def campaign_resolver(hier_info, tmp_path):
+    res = start_resolver(tmp_path / "resolver", hier_info["root_hints"], "127.0.2.2",
+                         extra=option(KIND, "use-caps-for-id", "yes"))
+    yield res
+    crashed = not res.alive()
+    status = res.stop()
+    assert not crashed and status == 0, f"resolver exit {status}:\n{res.log_tail()}"
+
+
+def test_forged_replies_never_reach_the_cache(cases, campaign_resolver, tmp_path,
+                                              tmp_path_factory):
+    out = tmp_path_factory.getbasetemp() / "poison-results.json"
+    results, udp, forged_total, st = campaign(Target(campaign_resolver, "127.0.0.1"), cases,
+                                              tmp_path, out)
+    results["forged_to_closed_ports"] = udp["NoPorts"]
+    results["forged_elsewhere"] = (forged_total - udp["NoPorts"] -
+                                   results.get("forged_judged_by_rootwalkd", 0))
+    out.write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
     # no forged datagram was malformed (Linux counts InDatagrams only when
     # a datagram is read, so those still queued on a socket that closed
     # cannot be accounted for: the rest are reported, not asserted)
-    assert after_udp["InCsumErrors"] == 0, after_udp
-    assert after_udp["InErrors"] == after_udp["RcvbufErrors"], after_udp
+    assert udp["InCsumErrors"] == 0, udp
+    assert udp["InErrors"] == udp["RcvbufErrors"], udp
+    if st:
+        # what rootwalkd refused is at most what reached a socket
+        assert results["forged_judged_by_rootwalkd"] <= udp["InDatagrams"], (st, udp)
+
+
+# ---- the same against raw mode (its own UDP/IP stack behind a TAP) ----------
+
+@pytest.fixture
+def raw_campaign_resolver(raw_hier, tmp_path):
+    tap = Tap(7)
+    try:
+        res = Resolver("rootwalk", str(tmp_path / "raw"), raw_hier["root_hints"], addr=tap.raw,
+                       port=53, extra=raw_config(tap)).start()
+    except BaseException:
+        tap.close()
+        raise
+    res.tap = tap
+    yield res
+    crashed = not res.alive()
+    status = res.stop()
+    tap.close()
+    assert not crashed and status == 0, f"raw rootwalkd exit {status}:\n{res.log_tail()}"
+
+
+def raw_addr(a):
+    """127.A.B.C -> 198.19.(16A+B).C, as test_raw_mode.py copies the hierarchy."""
+    _, x, y, z = a.split(".")
+    return "198.19.%d.%s" % (int(x) * 16 + int(y), z)
+
+
+@pytest.mark.rootwalk_only
+def test_raw_mode_forged_replies_never_reach_the_cache(cases, raw_campaign_resolver, tmp_path,
+                                                       tmp_path_factory):
+    """The raw-mode stack demultiplexes UDP itself: the same campaign, with
+    the forged packets routed by the kernel into its TAP."""
+    res = raw_campaign_resolver
+    out = tmp_path_factory.getbasetemp() / "poison-results-raw.json"
+    legit = [n for n in LEGIT if n != "root_server_a"]   # an address: differs in the copy
+    tap_drops = tap_tx_dropped(res.tap.name)
+    results, _, forged_total, st = campaign(Target(res, res.addr, res.tap.name, raw_addr, legit),
+                                            cases, tmp_path, out)
+    tap_drops = tap_tx_dropped(res.tap.name) - tap_drops
+    # The stack hands each datagram to its socket's callback at once (no
+    # queue), so here every forged packet is accounted for: refused by
+    # upstream.c, no socket at its port, dropped as not ours (the forged
+    # 127.66.0.53 source is a martian on a link), or lost in the TAP's queue.
+    # None failed a checksum.
+    seen = (results["forged_judged_by_rootwalkd"] + st["stack_drops.udp_no_port"] +
+            st["stack_drops.ip_not_us"] + tap_drops)
+    results["forged_to_closed_ports"] = st["stack_drops.udp_no_port"]
+    results["tap_queue_drops"] = tap_drops
+    out.write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
+    assert st["stack_drops.udp_csum"] == 0 and st["stack_drops.ip_csum"] == 0, st
+    assert seen >= forged_total, (seen, forged_total, st)
+
+
+def tap_tx_dropped(ifname):
+    """Packets the kernel could not queue to the TAP (this namespace's
+    /proc/net/dev; /sys is the host's)."""
+    with open("/proc/net/dev") as f:
+        for line in f:
+            name, _, counters = line.partition(":")
+            if name.strip() == ifname:
+                return int(counters.split()[11])
+    raise AssertionError(f"no {ifname} in /proc/net/dev")
