@@ -12,15 +12,20 @@
  *     rdf, cache_lookup_rrset building ldns copies, msg_build_response,
  *     frees).  It leaves out the iterator (iter_new/iter_step/iter_free)
  *     that the old path also ran, so the ratio understates the gain;
- *   - the same answer path on 2 threads, each with its own cache copy
- *     (pthreads), as a scaling hint until workers share one cache: wall
- *     clock, so only meaningful on an otherwise idle machine with 2 cores.
+ *   - the same answer path on 1 and 2 threads sharing ONE cache, as the
+ *     workers share it (each thread its own queries and output buffer),
+ *     and the ratio 2 threads / 1 thread; then the same with a cache per
+ *     thread, the alternative design (per-worker caches), to show what
+ *     sharing costs.  Threads run for a fixed wall-clock time; the rate is
+ *     answers over that time, so it is only meaningful on an otherwise
+ *     idle machine with 2 cores.
  *
  * Not wired into meson (bench/run owns the benchmark runs); build by hand
  * from the source root:
  *   cc -O2 -D_GNU_SOURCE -Iinclude -Isrc -pthread -o bench_hit bench/bench_hit.c \
- *      src/cache.c src/cache_answer.c src/msg.c src/log.c -lldns && ./bench_hit [MILLIONS]
- * MILLIONS (default 10) is the queries per measured run. */
+ *      src/cache.c src/cache_answer.c src/msg.c src/log.c -lldns && ./bench_hit [MILLIONS [SECS]]
+ * MILLIONS (default 10) is the queries per measured one-thread run, SECS
+ * (default 3) the wall-clock length of each threaded run. */
 #include "cache.h"
 #include "msg.h"
 
@@ -38,12 +43,13 @@ struct query {
 	size_t len;
 };
 
-/* One thread's world: its cache and its queries. */
+/* One thread's world: its cache (shared or its own) and its queries. */
 struct world {
 	struct cache *c;
+	bool own_cache;
 	struct query plain[NAMES], mixed[NAMES];
 	unsigned long iters;
-	double secs;
+	double secs, cpu;       /* wall clock and this thread's CPU time */
 	unsigned long long sum; /* keeps the work from being optimised away */
 	pthread_barrier_t *bar;
 };
@@ -159,22 +165,26 @@ static void store(struct cache *c, const char *name, uint16_t type, uint16_t rco
 
 /* Names i: hostI.example.com A (2 records) for the plain list; the mixed
  * list swaps every 4th for a CNAME chain and every 8th for an NXDOMAIN. */
-static void fill(struct world *w)
+static void fill(struct world *w, bool store_answers)
 {
 	char name[96], r1[160], r2[160];
 
-	w->c = cache_new((size_t)1 << 30, NULL);
-	if (!w->c)
-		die("out of memory");
+	if (store_answers) {
+		w->c = cache_new((size_t)1 << 30, NULL);
+		if (!w->c)
+			die("out of memory");
+	}
 	for (unsigned i = 0; i < NAMES; i++) {
 		snprintf(name, sizeof(name), "host%u.example.com", i);
 		snprintf(r1, sizeof(r1), "%s. 3600 IN A 10.0.%u.%u", name, i >> 8, i & 255);
 		snprintf(r2, sizeof(r2), "%s. 3600 IN A 10.1.%u.%u", name, i >> 8, i & 255);
-		store(w->c, name, LDNS_RR_TYPE_A, 0, list_of(r1, r2, NULL), NULL);
+		if (store_answers)
+			store(w->c, name, LDNS_RR_TYPE_A, 0, list_of(r1, r2, NULL), NULL);
 		make_query(&w->plain[i], name, LDNS_RR_TYPE_A, false, (uint16_t)i);
 		if (i % 8 == 7) {
 			snprintf(name, sizeof(name), "gone%u.example.com", i);
-			store(w->c, name, LDNS_RR_TYPE_A, LDNS_RCODE_NXDOMAIN, NULL,
+			if (store_answers)
+				store(w->c, name, LDNS_RR_TYPE_A, LDNS_RCODE_NXDOMAIN, NULL,
 			      list_of("example.com. 3600 IN SOA ns1.example.com. "
 				      "hostmaster.example.com. 1 7200 3600 1209600 300", NULL,
 				      NULL));
@@ -183,7 +193,8 @@ static void fill(struct world *w)
 			snprintf(r1, sizeof(r1), "%s. 3600 IN CNAME host%u.example.org.", name, i);
 			snprintf(r2, sizeof(r2), "host%u.example.org. 3600 IN A 10.2.%u.%u", i,
 				 i >> 8, i & 255);
-			store(w->c, name, LDNS_RR_TYPE_A, 0, list_of(r1, r2, NULL), NULL);
+			if (store_answers)
+				store(w->c, name, LDNS_RR_TYPE_A, 0, list_of(r1, r2, NULL), NULL);
 		}
 		make_query(&w->mixed[i], name, LDNS_RR_TYPE_A, i % 2, (uint16_t)i);
 	}
@@ -268,33 +279,56 @@ static struct cache *rrset_cache(void)
 	return c;
 }
 
+/* Answers until the wall-clock time is up, in rounds of NAMES queries,
+ * so threads that start together also stop together (a fixed count would
+ * let the faster one finish alone and count its solo time as scaling). */
 static void *thread_main(void *ud)
 {
 	struct world *w = ud;
-	double t0;
+	double t0, c0, end;
+	unsigned long n = 0;
 
-	fill(w);
+	fill(w, w->own_cache);
 	run_answers(w->c, w->plain, NAMES * 10); /* warm */
 	pthread_barrier_wait(w->bar);
 	t0 = now_s();
-	w->sum = run_answers(w->c, w->plain, w->iters);
+	c0 = cpu_s();
+	end = t0 + w->secs;
+	do {
+		w->sum += run_answers(w->c, w->plain, NAMES * 100);
+		n += NAMES * 100;
+	} while (now_s() < end);
 	w->secs = now_s() - t0;
+	w->cpu = cpu_s() - c0;
+	w->iters = n;
 	return NULL;
 }
 
-/* Each thread builds its own cache, then all start together; the rate is
- * the total over the slowest thread's time. */
-static double run_threads(unsigned nthreads, unsigned long iters)
+/* Two rates per run: answers per wall-clock second (what an idle 2-core
+ * machine would show), and answers per CPU second of each thread, summed
+ * (what the threads would do with a core each: on a shared, loaded
+ * machine the wall clock mostly measures the other processes; contention
+ * between the threads, lock and cache-line traffic, still shows up as
+ * CPU time while they run at the same time). */
+struct rates {
+	double wall, cpu;
+};
+
+/* nthreads threads on one shared cache (shared != NULL) or on a cache
+ * each, for secs of wall clock. */
+static struct rates run_threads(unsigned nthreads, double secs, struct cache *shared)
 {
 	pthread_t tid[8];
 	struct world *w = calloc(nthreads, sizeof(*w));
 	pthread_barrier_t bar;
-	double slowest = 0;
+	struct rates rate = { 0, 0 };
 
 	if (!w || nthreads > 8 || pthread_barrier_init(&bar, NULL, nthreads) != 0)
 		die("threads");
 	for (unsigned i = 0; i < nthreads; i++) {
-		w[i].iters = iters;
+		w[i].c = shared;
+		w[i].own_cache = !shared;
+		w[i].secs = secs;
 		w[i].bar = &bar;
 		if (pthread_create(&tid[i], NULL, thread_main, &w[i]) != 0)
 			die("pthread_create");
@@ -302,27 +336,30 @@ static double run_threads(unsigned nthreads, unsigned long iters)
 	for (unsigned i = 0; i < nthreads; i++) {
 		if (pthread_join(tid[i], NULL) != 0)
 			die("pthread_join");
-		if (w[i].secs > slowest)
-			slowest = w[i].secs;
-		cache_free(w[i].c);
+		rate.wall += (double)w[i].iters / w[i].secs;
+		rate.cpu += (double)w[i].iters / w[i].cpu;
+		if (w[i].own_cache)
+			cache_free(w[i].c);
 	}
 	pthread_barrier_destroy(&bar);
 	free(w);
-	return (double)nthreads * (double)iters / slowest;
+	return rate;
 }
 
 int main(int argc, char **argv)
 {
 	unsigned long iters = (argc > 1 ? strtoul(argv[1], NULL, 10) : 10) * 1000000ul;
+	double secs = argc > 2 ? strtod(argv[2], NULL) : 3.0;
 	static struct world w;
 	struct cache *peer;
-	double t0, t_plain, t_mixed, t_peer, r1, r2;
+	double t0, t_plain, t_mixed, t_peer;
+	struct rates s1, s2, o1, o2;
 	unsigned long long sum = 0;
 
 	if (!iters)
 		die("usage: bench_hit [MILLIONS]");
 	msg_set_edns_size(1232);
-	fill(&w);
+	fill(&w, true);
 	peer = rrset_cache();
 	sum += run_answers(w.c, w.plain, NAMES * 10);
 	sum += run_rrsets(peer, w.plain, NAMES * 10);
@@ -336,11 +373,15 @@ int main(int argc, char **argv)
 	t0 = cpu_s();
 	sum += run_rrsets(peer, w.plain, iters / 10);
 	t_peer = (cpu_s() - t0) * 10;
-	cache_free(w.c);
 	cache_free(peer);
 
-	r1 = run_threads(1, iters);
-	r2 = run_threads(2, iters);
+	/* one cache shared by the threads (as workers share it), then a cache
+	 * per thread (the per-worker alternative) */
+	s1 = run_threads(1, secs, w.c);
+	s2 = run_threads(2, secs, w.c);
+	o1 = run_threads(1, secs, NULL);
+	o2 = run_threads(2, secs, NULL);
+	cache_free(w.c);
 
 	printf("bench_hit: %d names, %lu queries per run (checksum %llu)\n", NAMES, iters,
 	       sum % 1000);
@@ -351,7 +392,15 @@ int main(int argc, char **argv)
 	printf("  peer: RRset path, plain A (rdf, lookup, build):     %7.2f M answers/s  %6.1f ns\n",
 	       (double)iters / t_peer / 1e6, t_peer / (double)iters * 1e9);
 	printf("  ratio answer cache / RRset path:                    %7.1fx\n", t_peer / t_plain);
-	printf("  threads, a cache each (wall clock): 1: %.2f M/s, 2: %.2f M/s (scaling %.2fx)\n",
-	       r1 / 1e6, r2 / 1e6, r2 / r1);
+	printf("  threads, %.1f s each run         per wall-clock s            per thread CPU s\n",
+	       secs);
+	printf("  ONE shared cache:  1: %6.2f M/s  2: %6.2f M/s (%.2fx)   1: %6.2f  2: %6.2f (%.2fx)\n",
+	       s1.wall / 1e6, s2.wall / 1e6, s2.wall / s1.wall, s1.cpu / 1e6, s2.cpu / 1e6,
+	       s2.cpu / s1.cpu);
+	printf("  a cache each:      1: %6.2f M/s  2: %6.2f M/s (%.2fx)   1: %6.2f  2: %6.2f (%.2fx)\n",
+	       o1.wall / 1e6, o2.wall / 1e6, o2.wall / o1.wall, o1.cpu / 1e6, o2.cpu / 1e6,
+	       o2.cpu / o1.cpu);
+	printf("  shared / a cache each, 2 threads: wall %.2fx, CPU %.2fx\n", s2.wall / o2.wall,
+	       s2.cpu / o2.cpu);
 	return 0;
 }
