@@ -805,6 +805,8 @@ def main():
     ap.add_argument("--results", default=os.path.join(HERE, "RESULTS.md"))
     ap.add_argument("--no-record", action="store_true", help="do not append to RESULTS.md")
     ap.add_argument("--only", default="", help="comma list of phases: hits,cold,memory,loss")
+    ap.add_argument("--servers", default="",
+                    help="comma list of servers to run (default: limit and every resolver)")
     ap.add_argument("--with-loss", action="store_true",
                     help="also run the upstream-loss phase (not a speed figure)")
     ap.add_argument("--time-limit", type=float, default=3600)
@@ -834,7 +836,10 @@ def main():
         log("bringing up the test hierarchy")
         hier.up(WORK["hier"])
         all_srv = make_servers(args, mode)
+        wanted = set(args.servers.split(",")) if args.servers else None
         for n in ["limit"] + RESOLVERS:
+            if wanted is not None and n not in wanted:
+                continue
             exe = all_srv[n].cmd[0]
             if not (os.path.exists(exe) and os.access(exe, os.X_OK)):
                 log(f"{n}: {exe} not found; skipped")

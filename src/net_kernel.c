@@ -6,8 +6,18 @@
  *   SO_REUSEPORT (for workers sharing a port; libuv only sets SO_REUSEADDR
  *   on Linux) and IPV6_V6ONLY (so 0.0.0.0 and :: can both take a port) are
  *   set before bind(); libuv then adopts them with uv_udp_open/uv_tcp_open.
- * - UDP listeners read with recvmmsg when libuv offers it, into one buffer
- *   per listener that lives as long as the listener.
+ * - UDP listeners do not go through uv_udp_t: libuv has recvmmsg but no
+ *   sendmmsg, and after every batch it calls recvmmsg once more only to
+ *   see EAGAIN.  A listener is a uv_poll_t on its socket instead, with its
+ *   own loop (klisten_*): one recvmmsg takes up to KNET_BATCH queries,
+ *   each goes to the recv callback, the replies sent from inside those
+ *   callbacks are queued, and one sendmmsg sends them all.  A cache hit
+ *   thus costs the kernel a share of one epoll_wait, one recvmmsg and one
+ *   sendmmsg.  Replies sent at other times (resolved misses) go out at
+ *   once with sendto; what the socket refuses (EAGAIN) waits in the same
+ *   queue until the socket is writable.  Listeners ask for large socket
+ *   buffers (KNET_LISTEN_SOCKBUF, capped by net.core.rmem_max) so that a
+ *   burst arriving while the process is not scheduled is not dropped.
  * - Upstream sockets bind a source port drawn from the CSPRNG over
  *   1024-65535 (RFC 5452 section 10); a port taken by someone else costs a
  *   redraw, a bounded number of times.
@@ -36,7 +46,12 @@
 #include "rnd.h"
 
 #define KNET_RBUF 65536u       /* one datagram or one read's worth */
-#define KNET_MMSG_CHUNKS 8     /* datagrams per recvmmsg call (64 KiB each) */
+#define KNET_BATCH 32          /* datagrams per listener recvmmsg */
+#define KNET_BATCH_ROUNDS 4    /* recvmmsg calls per readable event, at most */
+#define KNET_QUERY_MAX 4096    /* a larger UDP query is dropped (see klisten_read) */
+#define KNET_OUT_MAX 256       /* replies queued on a listener */
+#define KNET_OUT_ARENA (256u * 1024) /* their bytes (>= 2 largest datagrams) */
+#define KNET_LISTEN_SOCKBUF (4 << 20)
 #define KNET_PORT_MIN 1024u
 #define KNET_BIND_TRIES 16
 #define KNET_NAME_MAX 64       /* "[v6 address]@port" */
@@ -47,15 +62,47 @@ struct knet {
 	uint8_t rbuf[KNET_RBUF];
 };
 
+union ksa {
+	struct sockaddr sa;
+	struct sockaddr_in in;
+	struct sockaddr_in6 in6;
+};
+
+/* A reply waiting for sendmmsg: its bytes are arena[off, off + len). */
+struct kout {
+	union ksa to;
+	uint32_t off, len;
+};
+
+/* A UDP listener's batch machinery (see the head of the file). */
+struct klisten {
+	uv_poll_t poll;
+	int fd;
+	bool in_batch;     /* inside the recv callbacks of a batch */
+	bool want_write;   /* the socket said EAGAIN: wait for POLLOUT */
+	int filled;        /* in[] entries the last recvmmsg wrote to */
+	struct mmsghdr in[KNET_BATCH];
+	struct iovec iov[KNET_BATCH];
+	union ksa from[KNET_BATCH];
+	struct mmsghdr out[KNET_OUT_MAX];
+	struct iovec oiov[KNET_OUT_MAX];
+	struct kout q[KNET_OUT_MAX];
+	size_t nq;         /* replies queued */
+	size_t arena_used;
+	uint8_t *arena;    /* KNET_OUT_ARENA bytes */
+	uint8_t *rbuf;     /* KNET_BATCH slots of KNET_QUERY_MAX bytes */
+};
+
 struct kdgram {
 	struct net_dgram base;
-	uv_udp_t h;
+	uv_udp_t h;           /* clients (upstream sockets) */
+	struct klisten *l;    /* listeners: h is not used */
 	struct knet *kn;
 	struct net_dgram_cbs cbs;
 	void *ud;
-	uint8_t *rbuf;        /* a listener's own recvmmsg buffer, or kn->rbuf */
+	uint8_t *rbuf;        /* clients: kn->rbuf */
 	size_t rbuf_len;
-	bool own_rbuf, closed;
+	bool closed;
 	char name[KNET_NAME_MAX];
 };
 
@@ -118,6 +165,19 @@ static int sock_on(int fd, int level, int opt)
 	return setsockopt(fd, level, opt, &one, sizeof(one));
 }
 
+/* Large buffers for a UDP listener: the receive buffer is what absorbs a
+ * burst while we are not scheduled (the default, ~200 KiB, holds a few
+ * hundred small datagrams).  The kernel caps the request at rmem_max /
+ * wmem_max; a failure only costs drops under bursts, so it is logged. */
+static void set_sockbufs(int fd, const char *name)
+{
+	int size = KNET_LISTEN_SOCKBUF;
+
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size)) ||
+	    setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size)))
+		log_detail("listen %s: socket buffers: %s", name, strerror(errno));
+}
+
 /* A bound listening socket with our options, or -errno (logged with the
  * step that failed). */
 static int open_bound_socket(const struct sockaddr *sa, int type, const char *name)
@@ -136,6 +196,8 @@ static int open_bound_socket(const struct sockaddr *sa, int type, const char *na
 	if (sock_on(fd, SOL_SOCKET, SO_REUSEPORT))
 		goto fail;
 #endif
+	if (type == SOCK_DGRAM)
+		set_sockbufs(fd, name);
 	step = "IPV6_V6ONLY";
 	if (sa->sa_family == AF_INET6 && sock_on(fd, IPPROTO_IPV6, IPV6_V6ONLY))
 		goto fail;
@@ -155,11 +217,7 @@ fail:
 
 static void kdgram_closed(uv_handle_t *h)
 {
-	struct kdgram *d = h->data;
-
-	if (d->own_rbuf)
-		free(d->rbuf);
-	free(d);
+	free(h->data);
 }
 
 static void kdgram_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
@@ -175,8 +233,6 @@ static void kdgram_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
 	struct kdgram *d = h->data;
 	char who[KNET_NAME_MAX];
 
-	if (flags & UV_UDP_MMSG_FREE)
-		return; /* the buffer is the listener's, nothing to free */
 	if (d->closed)
 		return;
 	if (nread < 0) {
@@ -197,37 +253,300 @@ static void kdgram_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
 		d->cbs.recv(&d->base, (const uint8_t *)buf->base, (size_t)nread, from, d->ud);
 }
 
-/* A server socket: our options, recvmmsg when libuv has it.  Failures
- * are logged here, with the step. */
+/* ---- UDP listeners: recvmmsg / sendmmsg batches ------------------------- */
+
+static void klisten_closed(uv_handle_t *h)
+{
+	struct kdgram *d = h->data;
+	struct klisten *l = d->l;
+
+	close(l->fd);
+	free(l->rbuf);
+	free(l->arena);
+	free(l);
+	free(d);
+}
+
+static void klisten_on_poll(uv_poll_t *h, int status, int events);
+
+static int klisten_watch(struct kdgram *d)
+{
+	int events = UV_READABLE | (d->l->want_write ? UV_WRITABLE : 0);
+	int r = uv_poll_start(&d->l->poll, events, klisten_on_poll);
+
+	if (r)
+		log_err("udp %s: poll: %s", d->name, uv_strerror(r));
+	return r;
+}
+
+/* (Re)point out[i] at queue entry i. */
+static void klisten_msg(struct klisten *l, size_t i)
+{
+	struct kout *o = &l->q[i];
+
+	l->oiov[i].iov_base = l->arena + o->off;
+	l->oiov[i].iov_len = o->len;
+	l->out[i].msg_hdr = (struct msghdr){
+		.msg_name = &o->to,
+		.msg_namelen = sa_len(&o->to.sa),
+		.msg_iov = &l->oiov[i],
+		.msg_iovlen = 1,
+	};
+}
+
+/* Forget the first n queued replies (sent or dropped).  A partial send
+ * only happens when the socket is full, so moving the rest down is rare. */
+static void klisten_dequeue(struct klisten *l, size_t n)
+{
+	size_t base;
+
+	if (n == l->nq) {
+		l->nq = 0;
+		l->arena_used = 0;
+		return;
+	}
+	if (n == 0)
+		return;
+	base = l->q[n].off;
+	memmove(l->arena, l->arena + base, l->arena_used - base);
+	l->arena_used -= base;
+	memmove(l->q, l->q + n, (l->nq - n) * sizeof(l->q[0]));
+	l->nq -= n;
+	for (size_t i = 0; i < l->nq; i++) {
+		l->q[i].off -= (uint32_t)base;
+		klisten_msg(l, i);
+	}
+}
+
+static void klisten_send_failed(struct kdgram *d, const struct kout *o, int err)
+{
+	char who[KNET_NAME_MAX];
+
+	addr_str(&o->to.sa, who, sizeof(who));
+	log_detail("udp %s: send of %u bytes to %s failed: %s", d->name, o->len, who,
+		   strerror(-err));
+	if (!d->closed && d->cbs.send_error)
+		d->cbs.send_error(&d->base, err, d->ud);
+}
+
+/* Send the queue, in order, in as few sendmmsg calls as the socket allows.
+ * sendmmsg reports an error only for its first message: that reply is
+ * dropped and the rest go on; on EAGAIN the rest waits for POLLOUT. */
+static void klisten_flush(struct kdgram *d)
+{
+	struct klisten *l = d->l;
+	bool was_waiting = l->want_write;
+	size_t sent = 0;
+
+	while (sent < l->nq) {
+		int r = sendmmsg(l->fd, l->out + sent, (unsigned)(l->nq - sent), 0);
+
+		if (r > 0) {
+			sent += (size_t)r;
+			continue;
+		}
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r == 0 || errno == EAGAIN || errno == EWOULDBLOCK)
+			break;
+		klisten_send_failed(d, &l->q[sent], -errno);
+		sent++;
+	}
+	klisten_dequeue(l, sent);
+	l->want_write = l->nq > 0;
+	if (l->want_write != was_waiting && !d->closed)
+		klisten_watch(d);
+}
+
+/* Copy a reply into the queue; when full, send what is there first
+ * (unless the socket is what holds it up). */
+static int klisten_queue(struct kdgram *d, const void *data, size_t len,
+			 const struct sockaddr *to)
+{
+	struct klisten *l = d->l;
+	struct kout *o;
+
+	if (len > KNET_RBUF)
+		return -EMSGSIZE;
+	if ((l->nq == KNET_OUT_MAX || KNET_OUT_ARENA - l->arena_used < len) && !l->want_write)
+		klisten_flush(d);
+	if (l->nq == KNET_OUT_MAX || KNET_OUT_ARENA - l->arena_used < len)
+		return -ENOBUFS;
+	o = &l->q[l->nq];
+	if (to->sa_family == AF_INET6)
+		o->to.in6 = *(const struct sockaddr_in6 *)to;
+	else
+		o->to.in = *(const struct sockaddr_in *)to;
+	o->off = (uint32_t)l->arena_used;
+	o->len = (uint32_t)len;
+	memcpy(l->arena + l->arena_used, data, len);
+	l->arena_used += len;
+	klisten_msg(l, l->nq++);
+	return 0;
+}
+
+/* Inside a batch every reply is queued for the batch's sendmmsg; behind
+ * a full socket it queues too (order kept); otherwise it goes at once. */
+static int klisten_send(struct kdgram *d, const void *data, size_t len,
+			const struct sockaddr *to)
+{
+	struct klisten *l = d->l;
+	ssize_t r;
+
+	if (to->sa_family != AF_INET && to->sa_family != AF_INET6)
+		return -EAFNOSUPPORT;
+	if (l->in_batch || l->want_write)
+		return klisten_queue(d, data, len, to);
+	do
+		r = sendto(l->fd, data, len, 0, to, sa_len(to));
+	while (r < 0 && errno == EINTR);
+	if (r >= 0)
+		return 0;
+	if (errno != EAGAIN && errno != EWOULDBLOCK)
+		return -errno;
+	r = klisten_queue(d, data, len, to);
+	if (r == 0) {
+		l->want_write = true;
+		klisten_watch(d);
+	}
+	return (int)r;
+}
+
+/* One received datagram to the user.  Slots are KNET_QUERY_MAX bytes: a
+ * longer datagram (MSG_TRUNC) is no query a client sends (EDNS sizes are
+ * what a client can receive, not what it sends) and is dropped. */
+static void klisten_deliver(struct kdgram *d, size_t i)
+{
+	struct klisten *l = d->l;
+	const struct msghdr *h = &l->in[i].msg_hdr;
+	char who[KNET_NAME_MAX];
+
+	if (h->msg_namelen < sizeof(struct sockaddr_in) ||
+	    (l->from[i].sa.sa_family != AF_INET && l->from[i].sa.sa_family != AF_INET6))
+		return;
+	if (h->msg_flags & MSG_TRUNC) {
+		addr_str(&l->from[i].sa, who, sizeof(who));
+		log_detail("udp %s: datagram from %s larger than %u bytes, dropped", d->name,
+			   who, KNET_QUERY_MAX);
+		return;
+	}
+	d->cbs.recv(&d->base, l->rbuf + i * KNET_QUERY_MAX, l->in[i].msg_len, &l->from[i].sa,
+		    d->ud);
+}
+
+/* Readable: a few batches at most (other handles get their turn; the
+ * poll is level-triggered, so what is left wakes us again), each answered
+ * with one sendmmsg.  A short batch means the socket is empty: no extra
+ * recvmmsg just to hear EAGAIN. */
+static void klisten_read(struct kdgram *d)
+{
+	struct klisten *l = d->l;
+
+	for (int round = 0; round < KNET_BATCH_ROUNDS && !d->closed; round++) {
+		int n;
+
+		/* the kernel shortened the address lengths it wrote */
+		for (int i = 0; i < l->filled; i++)
+			l->in[i].msg_hdr.msg_namelen = sizeof(l->from[i]);
+		n = recvmmsg(l->fd, l->in, KNET_BATCH, 0, NULL);
+		l->filled = n > 0 ? n : 0;
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno != EAGAIN && errno != EWOULDBLOCK)
+				log_detail("udp %s: receive: %s", d->name, strerror(errno));
+			return;
+		}
+		l->in_batch = true;
+		for (int i = 0; i < n && !d->closed; i++)
+			klisten_deliver(d, (size_t)i);
+		l->in_batch = false;
+		if (l->nq && !l->want_write)
+			klisten_flush(d);
+		if (n < KNET_BATCH)
+			return;
+	}
+}
+
+/* libuv reports POLLERR as UV_EBADF and stops the handle.  An unconnected
+ * UDP socket's pending error (SO_ERROR) says nothing about the next
+ * client: clear it and go on listening. */
+static void klisten_error(struct kdgram *d, int status)
+{
+	int err = 0;
+	socklen_t len = sizeof(err);
+
+	if (getsockopt(d->l->fd, SOL_SOCKET, SO_ERROR, &err, &len) || !err)
+		err = -status;
+	log_detail("udp %s: socket error: %s", d->name, strerror(err));
+	klisten_watch(d);
+}
+
+static void klisten_on_poll(uv_poll_t *h, int status, int events)
+{
+	struct kdgram *d = h->data;
+
+	if (d->closed)
+		return;
+	if (status < 0) {
+		klisten_error(d, status);
+		return;
+	}
+	if ((events & UV_WRITABLE) && d->l->want_write)
+		klisten_flush(d);
+	if (events & UV_READABLE)
+		klisten_read(d);
+}
+
+/* A server socket: our options, its buffers, polled by libuv, read and
+ * written by us.  Failures are logged here, with the step; d is freed
+ * on failure. */
 static int kdgram_listen(struct kdgram *d, const struct sockaddr *local)
 {
-	int fd = open_bound_socket(local, SOCK_DGRAM, d->name);
-	int r;
+	struct klisten *l = calloc(1, sizeof(*l));
+	int r = UV_ENOMEM, fd = -1;
 
-	if (fd < 0)
-		return fd;
-	r = uv_udp_init_ex(d->kn->loop, &d->h, AF_UNSPEC | UV_UDP_RECVMMSG);
-	if (r) {
-		close(fd);
+	if (!l || !(l->rbuf = malloc(KNET_BATCH * KNET_QUERY_MAX)) ||
+	    !(l->arena = malloc(KNET_OUT_ARENA)))
 		goto fail;
+	fd = open_bound_socket(local, SOCK_DGRAM, d->name);
+	if (fd < 0) {
+		r = fd;
+		goto fail_logged;
 	}
-	d->h.data = d;
-	r = uv_udp_open(&d->h, fd);
-	if (r) {
-		close(fd);
+	r = uv_poll_init_socket(d->kn->loop, &l->poll, fd);
+	if (r)
 		goto fail;
+	l->fd = fd;
+	l->poll.data = d;
+	d->l = l;
+	for (size_t i = 0; i < KNET_BATCH; i++) {
+		l->iov[i].iov_base = l->rbuf + i * KNET_QUERY_MAX;
+		l->iov[i].iov_len = KNET_QUERY_MAX;
+		l->in[i].msg_hdr.msg_name = &l->from[i];
+		l->in[i].msg_hdr.msg_namelen = sizeof(l->from[i]);
+		l->in[i].msg_hdr.msg_iov = &l->iov[i];
+		l->in[i].msg_hdr.msg_iovlen = 1;
 	}
-	d->rbuf_len = uv_udp_using_recvmmsg(&d->h) ? KNET_MMSG_CHUNKS * KNET_RBUF : KNET_RBUF;
-	d->rbuf = malloc(d->rbuf_len);
-	r = UV_ENOMEM;
-	if (!d->rbuf)
-		goto fail;
-	d->own_rbuf = true;
-	log_detail("udp %s: %s", d->name,
-		   uv_udp_using_recvmmsg(&d->h) ? "reading with recvmmsg" : "reading");
+	r = klisten_watch(d);
+	if (r) {
+		d->closed = true;
+		uv_close((uv_handle_t *)&l->poll, klisten_closed);
+		return r;
+	}
+	log_detail("udp %s: reading with recvmmsg, answering with sendmmsg", d->name);
 	return 0;
 fail:
 	log_err("listen udp %s: %s", d->name, uv_strerror(r));
+fail_logged:
+	if (fd >= 0)
+		close(fd);
+	if (l) {
+		free(l->rbuf);
+		free(l->arena);
+	}
+	free(l);
+	free(d);
 	return r;
 }
 
@@ -284,17 +603,20 @@ static int knet_dgram_open(struct net *n, const struct sockaddr *local, unsigned
 	d->cbs = *cbs;
 	d->ud = ud;
 	addr_str(local, d->name, sizeof(d->name));
-	r = (flags & NET_DGRAM_LISTEN) ? kdgram_listen(d, local) : kdgram_client(d, local, flags);
-	if (r == 0) {
-		r = uv_udp_recv_start(&d->h, kdgram_alloc, kdgram_recv);
-		if (r && (flags & NET_DGRAM_LISTEN))
-			log_err("listen udp %s: %s", d->name, uv_strerror(r));
+	if (flags & NET_DGRAM_LISTEN) {
+		r = kdgram_listen(d, local);
+		if (r == 0)
+			*out = &d->base;
+		return r;
 	}
+	r = kdgram_client(d, local, flags);
+	if (r == 0)
+		r = uv_udp_recv_start(&d->h, kdgram_alloc, kdgram_recv);
 	if (r == 0) {
 		*out = &d->base;
 		return 0;
 	}
-	/* Listeners are logged where they failed; clients by their caller. */
+	/* Clients are logged by their caller. */
 	d->closed = true;
 	if (d->h.data) /* initialised: libuv must close it (and then frees d) */
 		uv_close((uv_handle_t *)&d->h, kdgram_closed);
@@ -322,8 +644,11 @@ static int knet_dgram_send(struct net_dgram *nd, const void *data, size_t len,
 	struct kdgram *d = (struct kdgram *)nd;
 	uv_buf_t b = uv_buf_init((char *)data, (unsigned)len);
 	struct kdgram_send *ks;
-	int r = uv_udp_try_send(&d->h, &b, 1, to);
+	int r;
 
+	if (d->l)
+		return klisten_send(d, data, len, to);
+	r = uv_udp_try_send(&d->h, &b, 1, to);
 	if (r >= 0)
 		return 0;
 	if (r != UV_EAGAIN)
@@ -345,6 +670,11 @@ static int knet_dgram_local(const struct net_dgram *nd, struct sockaddr_storage 
 	const struct kdgram *d = (const struct kdgram *)nd;
 	int len = sizeof(*out);
 
+	if (d->l) {
+		socklen_t slen = sizeof(*out);
+
+		return getsockname(d->l->fd, (struct sockaddr *)out, &slen) ? -errno : 0;
+	}
 	return uv_udp_getsockname(&d->h, (struct sockaddr *)out, &len);
 }
 
@@ -355,7 +685,10 @@ static void knet_dgram_close(struct net_dgram *nd)
 	if (d->closed)
 		return;
 	d->closed = true;
-	uv_close((uv_handle_t *)&d->h, kdgram_closed);
+	if (d->l)
+		uv_close((uv_handle_t *)&d->l->poll, klisten_closed);
+	else
+		uv_close((uv_handle_t *)&d->h, kdgram_closed);
 }
 
 /* ---- streams ------------------------------------------------------------- */

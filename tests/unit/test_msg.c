@@ -332,6 +332,22 @@ START_TEST(parse_name_256)
 }
 END_TEST
 
+/* The root as the question: one byte, the parser's shortest name. */
+START_TEST(parse_root_question)
+{
+	struct pkt p;
+	struct msg_query q;
+	uint16_t rc;
+
+	p_query(&p, ".", LDNS_RR_TYPE_NS, LDNS_RR_CLASS_IN, true);
+	ck_assert_int_eq(parse(&p, &q, &rc), MSG_OK);
+	ck_assert_uint_eq(q.qname_len, 1);
+	ck_assert_uint_eq(q.qname[0], 0);
+	ck_assert_uint_eq(q.qtype, LDNS_RR_TYPE_NS);
+	ck_assert(q.edns);
+}
+END_TEST
+
 START_TEST(parse_name_past_end)
 {
 	struct pkt p;
@@ -1242,6 +1258,7 @@ static Suite *msg_suite(void)
 	tcase_add_test(tp, parse_pointer_forward);
 	tcase_add_test(tp, parse_label_64);
 	tcase_add_test(tp, parse_name_256);
+	tcase_add_test(tp, parse_root_question);
 	tcase_add_test(tp, parse_name_past_end);
 	tcase_add_test(tp, parse_opcode_notimp);
 	tcase_add_test(tp, parse_class_refused);

@@ -737,6 +737,168 @@ START_TEST(udp_reply_after_stop)
 }
 END_TEST
 
+/* ---- UDP batches (net_kernel.c reads up to 32 datagrams per recvmmsg and
+ * sends the replies made inside the batch with one sendmmsg) ------------ */
+
+#define BURST 100 /* three full batches and a short one */
+
+/* A plain blocking socket: the burst is queued at the server before its
+ * loop runs, so the listener sees full batches. */
+static int burst_socket_at(uint32_t addr)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	struct timeval tv = { .tv_sec = 2 };
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+
+	ck_assert_int_ge(fd, 0);
+	sin.sin_addr.s_addr = htonl(addr);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	ck_assert_int_eq(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0);
+	return fd;
+}
+
+static int burst_socket(void)
+{
+	return burst_socket_at(INADDR_LOOPBACK);
+}
+
+static void burst_send(int fd, uint16_t first_id, int n)
+{
+	struct sockaddr_storage ss;
+	uint8_t q[512];
+
+	server_addr(AF_INET, &ss);
+	for (int i = 0; i < n; i++) {
+		size_t len = make_query(q, (uint16_t)(first_id + i), "Burst.Example.com", 1, 0);
+		ck_assert_int_eq(sendto(fd, q, len, 0, (struct sockaddr *)&ss,
+					sizeof(struct sockaddr_in)), (ssize_t)len);
+	}
+}
+
+/* Every reply in the socket: each ID in [first_id, first_id + n) exactly
+ * once, each a NOERROR answer to the question asked. */
+static void burst_check(int fd, uint16_t first_id, int n)
+{
+	bool seen[BURST] = { false };
+	uint8_t buf[2048];
+
+	for (int i = 0; i < n; i++) {
+		ssize_t r = recv(fd, buf, sizeof(buf), 0);
+		ck_assert_int_gt(r, 12);
+		ldns_pkt *p = decode(buf, (size_t)r);
+		int k = ldns_pkt_id(p) - first_id;
+		ck_assert_int_ge(k, 0);
+		ck_assert_int_lt(k, n);
+		ck_assert(!seen[k]);
+		seen[k] = true;
+		ck_assert(ldns_pkt_qr(p));
+		ck_assert_int_eq(ldns_pkt_get_rcode(p), LDNS_RCODE_NOERROR);
+		ck_assert_uint_eq(ldns_pkt_ancount(p), 1);
+		ldns_pkt_free(p);
+	}
+	ck_assert_int_eq(recv(fd, buf, sizeof(buf), MSG_DONTWAIT), -1);
+}
+
+static bool replies_reach(const void *arg)
+{
+	return stats().replies >= *(const uint64_t *)arg;
+}
+
+/* Replies made inside the batch (the callback answers at once) go out
+ * together after it; every query gets its own answer at its own ID. */
+START_TEST(udp_burst_answered_in_batches)
+{
+	uint64_t want = BURST;
+	int fd = burst_socket();
+
+	start();
+	burst_send(fd, 1000, BURST);
+	ck_assert(run_until(replies_reach, &want, 2000));
+	ck_assert_int_eq(ncalls, BURST);
+	burst_check(fd, 1000, BURST);
+	ck_assert_uint_eq(stats().udp_queries, BURST);
+	close(fd);
+}
+END_TEST
+
+/* Replies made later (a resolution finishing) go out one by one. */
+START_TEST(udp_burst_answered_later)
+{
+	uint64_t want = BURST;
+	int fd = burst_socket();
+
+	mode = CB_HOLD;
+	start();
+	burst_send(fd, 2000, BURST);
+	ck_assert(wait_held(BURST, 2000));
+	for (int i = BURST - 1; i >= 0; i--)
+		answer_held(i);
+	ck_assert(run_until(replies_reach, &want, 2000));
+	burst_check(fd, 2000, BURST);
+	close(fd);
+}
+END_TEST
+
+static uint16_t recv_rcode(int fd)
+{
+	uint8_t buf[2048];
+	ssize_t r = recv(fd, buf, sizeof(buf), 0);
+
+	ck_assert_int_ge(r, 12);
+	return buf[3] & 0xf;
+}
+
+/* Clients of different verdicts interleaved in one batch: the ACL memo
+ * (the last client's verdict) must follow every change of address. */
+START_TEST(udp_acl_interleaved_clients)
+{
+	uint64_t want = 4;
+	int ok = burst_socket_at(INADDR_LOOPBACK);
+	int refused = burst_socket_at(INADDR_LOOPBACK + 1);
+
+	set_acl(2, AF_INET, "127.0.0.2", 32, ACL_REFUSE);
+	start();
+	burst_send(ok, 1, 1);
+	burst_send(refused, 2, 1);
+	burst_send(ok, 3, 1);
+	burst_send(refused, 4, 1);
+	ck_assert(run_until(replies_reach, &want, 2000));
+	ck_assert_uint_eq(recv_rcode(ok), LDNS_RCODE_NOERROR);
+	ck_assert_uint_eq(recv_rcode(ok), LDNS_RCODE_NOERROR);
+	ck_assert_uint_eq(recv_rcode(refused), LDNS_RCODE_REFUSED);
+	ck_assert_uint_eq(recv_rcode(refused), LDNS_RCODE_REFUSED);
+	ck_assert_int_eq(ncalls, 2);
+	ck_assert_uint_eq(stats().acl_refused, 2);
+	close(ok);
+	close(refused);
+}
+END_TEST
+
+/* A listener takes queries of up to 4096 bytes (trailing bytes after the
+ * counted sections are ignored by the parser); a longer datagram is no
+ * query any client sends and is dropped without reaching the server. */
+START_TEST(udp_oversize_datagram_dropped)
+{
+	static uint8_t q[5000];
+	size_t n = make_query(q, 9, "example.com", 1, 0);
+
+	memset(q + n, 0xab, sizeof(q) - n);
+	start();
+	uc_open(&uc, AF_INET);
+	uc_send(&uc, q, 4096);
+	ck_assert(run_until(uc_got, &uc, 2000));
+	ck_assert_uint_eq(stats().udp_queries, 1);
+	q[1] = 10;
+	uc_send(&uc, q, sizeof(q));
+	run_for(200);
+	ck_assert_int_eq(uc.nrx, 0);
+	ck_assert_uint_eq(stats().udp_queries, 1);
+	uc_send(&uc, q, n);
+	ck_assert(run_until(uc_got, &uc, 2000));
+	ck_assert_uint_eq(stats().udp_queries, 2);
+}
+END_TEST
+
 /* v4 and v6 on the same port (IPV6_V6ONLY keeps them apart). */
 START_TEST(dual_stack)
 {
@@ -1074,6 +1236,10 @@ static Suite *server_suite(void)
 	tcase_add_test(tu, udp_truncation);
 	tcase_add_test(tu, udp_reply_after_stop);
 	tcase_add_test(tu, dual_stack);
+	tcase_add_test(tu, udp_burst_answered_in_batches);
+	tcase_add_test(tu, udp_burst_answered_later);
+	tcase_add_test(tu, udp_oversize_datagram_dropped);
+	tcase_add_test(tu, udp_acl_interleaved_clients);
 	tcase_add_test(tu, start_errors);
 	tcase_add_test(tt, tcp_pipelined);
 	tcase_add_test(tt, tcp_out_of_order);
