@@ -7,11 +7,14 @@
  *
  * "cache dump" writes zone-file text; the annotations "cache load" needs
  * (trust, negative entries) are comment lines starting ";!", so the dump
- * stays valid zone-file text for other tools.  cache_walk() has no resume
- * point, so the dump takes a snapshot in one walk, stored as compact wire
- * format (no text formatting during the walk), and then formats and sends
- * CTL_DUMP_CHUNK entries per loop iteration.  The load reads
- * CTL_LOAD_LINES lines per iteration.
+ * stays valid zone-file text for other tools.  It is streamed: the cache
+ * is walked in bounded steps (cache_walk_step) and each step's text is
+ * written before the next step runs, so a dump of any size neither stalls
+ * DNS nor copies the cache.  Records ldns cannot print, or prints as text
+ * it cannot read back, are written in RFC 3597 generic form
+ * (control_rr_str), so that a dump always loads again.  The load reads
+ * CTL_LOAD_LINES lines per step; an entry it cannot read is skipped,
+ * counted and logged with its line number, and the rest still loads.
  *
  * Our own cache lookups would count as resolver hits and misses; their
  * effect on the counters is measured and kept out of "stats". */
@@ -26,10 +29,14 @@
 #include "control_int.h"
 #include "log.h"
 
-#define CTL_DUMP_CHUNK 256
+#define CTL_DUMP_STEP_UNITS 128           /* entries (or empty buckets) per step */
+#define CTL_DUMP_STEP_BYTES (64u * 1024u)  /* text per step, give or take an entry */
+#define CTL_DUMP_SUBSTEP 16
 #define CTL_LOAD_LINES 512
 #define CTL_LOAD_MAX_LINE (1u << 20)
-#define CTL_DUMP_VERSION 1
+#define CTL_DUMP_VERSION 2  /* 2: no count in the header, ";!end entries=N" */
+#define CTL_DUMP_OLDEST 1
+#define CTL_LOAD_SKIPS_LISTED 10          /* skipped lines named in the answer and log */
 #define DNS_PORT 53
 #define CTL_MAX_LABELS 128  /* a 255-byte name has at most 127 labels, plus the root */
 
@@ -463,152 +470,27 @@ int control_cmd_flush_infra(struct ctl_req *r)
 
 /* ---- dump --------------------------------------------------------------- */
 
-/* Snapshot record: a fixed header, the owner in wire format, then
- * n_rr + n_sig RRs in uncompressed wire format (for a negative entry one
- * RR, the SOA). */
-struct snap_hdr {
-	uint8_t negative, nxdomain, trust, security;
-	uint16_t type, cls;
-	uint32_t ttl;
-	uint16_t n_rr, n_sig;
-};
-
+/* The dump walks the cache in steps with cache_walk_step() and formats
+ * each entry as the walk visits it: no copy of the cache is made, and one
+ * step (one loop iteration; control.c runs a job's steps from an idle
+ * handle and pauses them while the client has more than CTL_QUEUE_HIGH
+ * unread) formats at most about CTL_DUMP_STEP_UNITS entries or
+ * CTL_DUMP_STEP_BYTES of text.  The walk is re-entered in sub-steps of
+ * CTL_DUMP_SUBSTEP units so that one step stops soon after the byte bound
+ * too.  Every step uses the clock of the moment the dump started, so each
+ * TTL is the one left at the header's `time`, whichever step wrote it,
+ * and "cache load" ages them all alike. */
 struct dump_job {
 	struct ctl_job job;
-	struct ctl_buf snap;
-	size_t pos;
-	size_t entries, done;
+	struct control *ctl;
+	struct cache_cursor cur;
+	uint64_t start_ms;         /* the cache clock at `time` */
+	int64_t time;              /* wall clock, Unix seconds */
+	size_t entries;            /* written so far */
 	bool json, header_sent;
-	int64_t time;
+	struct ctl_buf *out;       /* the step's output, for the callback */
 };
 
-struct snap_walk {
-	struct ctl_buf *snap;
-	ldns_buffer *scratch;
-	size_t entries;
-	bool failed;
-};
-
-static bool snap_put_wire(struct snap_walk *w, ldns_status (*fn)(ldns_buffer *, const void *),
-			  const void *obj)
-{
-	ldns_buffer_clear(w->scratch);
-	if (fn(w->scratch, obj) != LDNS_STATUS_OK)
-		return false;
-	control_buf_put(w->snap, (const char *)ldns_buffer_begin(w->scratch),
-			ldns_buffer_position(w->scratch));
-	return !w->snap->oom;
-}
-
-static ldns_status put_dname(ldns_buffer *b, const void *obj)
-{
-	return ldns_dname2buffer_wire(b, obj);
-}
-
-static ldns_status put_rr(ldns_buffer *b, const void *obj)
-{
-	return ldns_rr2buffer_wire(b, obj, LDNS_SECTION_ANSWER);
-}
-
-static bool snap_put_list(struct snap_walk *w, const ldns_rr_list *l)
-{
-	for (size_t i = 0; l && i < ldns_rr_list_rr_count(l); i++)
-		if (!snap_put_wire(w, put_rr, ldns_rr_list_rr(l, i)))
-			return false;
-	return true;
-}
-
-static int snap_cb(void *ud, const struct cache_entry_view *v)
-{
-	struct snap_walk *w = ud;
-	struct snap_hdr h = {
-		.negative = v->negative, .nxdomain = v->nxdomain, .trust = (uint8_t)v->trust,
-		.security = (uint8_t)v->security, .type = (uint16_t)v->type,
-		.cls = (uint16_t)v->cls, .ttl = v->ttl,
-		.n_rr = (uint16_t)(v->negative ? 1 : ldns_rr_list_rr_count(v->rrset)),
-		.n_sig = (uint16_t)(v->rrsigs ? ldns_rr_list_rr_count(v->rrsigs) : 0),
-	};
-	bool ok;
-
-	control_buf_put(w->snap, (const char *)&h, sizeof(h));
-	ok = snap_put_wire(w, put_dname, v->owner);
-	if (ok && v->negative)
-		ok = snap_put_wire(w, put_rr, v->soa);
-	else if (ok)
-		ok = snap_put_list(w, v->rrset) && snap_put_list(w, v->rrsigs);
-	if (!ok) {
-		w->failed = true;
-		return 1;
-	}
-	w->entries++;
-	return 0;
-}
-
-/* A decoded snapshot record, as a walk view plus what owns its memory. */
-struct snap_entry {
-	struct cache_entry_view v;
-	ldns_rdf *owner;
-	ldns_rr_list *rrset, *rrsigs;
-	ldns_rr *soa;
-};
-
-static void snap_entry_clear(struct snap_entry *s)
-{
-	ldns_rdf_deep_free(s->owner);
-	ldns_rr_list_deep_free(s->rrset);
-	ldns_rr_list_deep_free(s->rrsigs);
-	ldns_rr_free(s->soa);
-	memset(s, 0, sizeof(*s));
-}
-
-static int snap_read_list(const uint8_t *p, size_t len, size_t *pos, unsigned n,
-			  ldns_rr_list **out)
-{
-	*out = ldns_rr_list_new();
-	if (!*out)
-		return -1;
-	for (unsigned i = 0; i < n; i++) {
-		ldns_rr *rr = NULL;
-
-		if (ldns_wire2rr(&rr, p, len, pos, LDNS_SECTION_ANSWER) != LDNS_STATUS_OK)
-			return -1;
-		if (!ldns_rr_list_push_rr(*out, rr)) {
-			ldns_rr_free(rr);
-			return -1;
-		}
-	}
-	return 0;
-}
-
-static int snap_read(struct dump_job *j, struct snap_entry *s)
-{
-	const uint8_t *p = (const uint8_t *)j->snap.data;
-	size_t len = j->snap.len, pos = j->pos + sizeof(struct snap_hdr);
-	struct snap_hdr h;
-
-	memset(s, 0, sizeof(*s));
-	if (j->pos + sizeof(h) > len)
-		return -1;
-	memcpy(&h, p + j->pos, sizeof(h));
-	if (ldns_wire2dname(&s->owner, p, len, &pos) != LDNS_STATUS_OK)
-		return -1;
-	if (h.negative) {
-		if (ldns_wire2rr(&s->soa, p, len, &pos, LDNS_SECTION_ANSWER) != LDNS_STATUS_OK)
-			return -1;
-	} else if (snap_read_list(p, len, &pos, h.n_rr, &s->rrset) < 0 ||
-		   (h.n_sig && snap_read_list(p, len, &pos, h.n_sig, &s->rrsigs) < 0)) {
-		return -1;
-	}
-	j->pos = pos;
-	s->v = (struct cache_entry_view){
-		.owner = s->owner, .type = h.type, .cls = h.cls, .negative = h.negative,
-		.nxdomain = h.nxdomain, .rrset = s->rrset, .rrsigs = s->rrsigs, .soa = s->soa,
-		.trust = h.trust, .security = h.security, .ttl = h.ttl,
-	};
-	return 0;
-}
-
-/* Trust names are words ("answer-auth"); load also takes the number. */
 static void put_rrs_text(struct ctl_buf *b, const ldns_rr_list *l)
 {
 	for (size_t i = 0; l && i < ldns_rr_list_rr_count(l); i++) {
@@ -623,6 +505,7 @@ static void put_rrs_text(struct ctl_buf *b, const ldns_rr_list *l)
 	}
 }
 
+/* Trust names are words ("answer-auth"); load also takes the number. */
 static void dump_text_entry(struct ctl_buf *b, const struct cache_entry_view *v)
 {
 	char *owner = control_name_str(v->owner), *type = control_type_str(v->type);
@@ -647,57 +530,76 @@ static void dump_text_entry(struct ctl_buf *b, const struct cache_entry_view *v)
 	free(soa);
 }
 
+/* The walk's callback: one entry, formatted into the step's output.  It
+ * only reads the view (the callback must not touch the cache). */
+static int dump_entry_cb(void *ud, const struct cache_entry_view *v)
+{
+	struct dump_job *j = ud;
+
+	if (j->json) {
+		struct ctl_emit e;
+
+		control_emit_begin(&e, j->out, true);
+		emit_entry(&e, v);
+		control_emit_finish(&e);
+	} else {
+		dump_text_entry(j->out, v);
+	}
+	j->entries++;
+	return j->out->oom;  /* stop: the step reports it */
+}
+
 static void dump_header(struct dump_job *j, struct ctl_buf *out)
 {
 	if (j->json) {
-		control_buf_printf(out,
-				   "{\"dump\":{\"version\":%d,\"time\":%lld,\"entries\":%zu}}\n",
-				   CTL_DUMP_VERSION, (long long)j->time, j->entries);
+		control_buf_printf(out, "{\"dump\":{\"version\":%d,\"time\":%lld}}\n",
+				   CTL_DUMP_VERSION, (long long)j->time);
 		return;
 	}
-	control_buf_printf(out, ";!rootwalk-dump version=%d time=%lld entries=%zu\n"
+	control_buf_printf(out, ";!rootwalk-dump version=%d time=%lld\n"
 			   "; rootwalkd cache dump: TTLs are the seconds left at 'time'.\n"
 			   "; Lines starting ';!' are annotations for 'cache load'.\n",
-			   CTL_DUMP_VERSION, (long long)j->time, j->entries);
+			   CTL_DUMP_VERSION, (long long)j->time);
+}
+
+/* The last line: how many entries the dump holds, so that a reader can
+ * tell a complete dump from one cut short. */
+static void dump_trailer(struct dump_job *j, struct ctl_buf *out)
+{
+	if (j->json)
+		control_buf_printf(out, "{\"dump-end\":{\"entries\":%zu}}\n", j->entries);
+	else
+		control_buf_printf(out, ";!end entries=%zu\n", j->entries);
 }
 
 static int dump_step(struct ctl_job *job, struct ctl_buf *out, char *err, size_t errlen)
 {
 	struct dump_job *j = (struct dump_job *)job;
+	size_t units = 0;
 
 	if (!j->header_sent) {
 		dump_header(j, out);
 		j->header_sent = true;
 	}
-	for (int k = 0; k < CTL_DUMP_CHUNK && j->done < j->entries; k++) {
-		struct snap_entry s;
-
-		if (snap_read(j, &s) < 0) {
-			snap_entry_clear(&s);
-			snprintf(err, errlen, "corrupt cache snapshot at entry %zu", j->done);
-			return -1;
-		}
-		if (j->json) {
-			struct ctl_emit e;
-
-			control_emit_begin(&e, out, true);
-			emit_entry(&e, &s.v);
-			control_emit_finish(&e);
-		} else {
-			dump_text_entry(out, &s.v);
-		}
-		snap_entry_clear(&s);
-		j->done++;
+	j->out = out;
+	while (!j->cur.done && units < CTL_DUMP_STEP_UNITS && out->len < CTL_DUMP_STEP_BYTES)
+		units += cache_walk_step(j->ctl->env.cache, NULL, j->start_ms, &j->cur,
+					 CTL_DUMP_SUBSTEP, dump_entry_cb, j);
+	j->out = NULL;
+	if (out->oom) {
+		snprintf(err, errlen, "out of memory after %zu entries", j->entries);
+		return -1;
 	}
-	return j->done < j->entries ? 1 : 0;
+	if (!j->cur.done)
+		return 1;
+	dump_trailer(j, out);
+	log_detail("control: dumped %zu cache entries", j->entries);
+	return 0;
 }
 
 static void dump_free(struct ctl_job *job)
 {
-	struct dump_job *j = (struct dump_job *)job;
-
-	control_buf_free(&j->snap);
-	free(j);
+	free(job);
 }
 
 static time_t wall_now(const struct control *c)
@@ -708,7 +610,6 @@ static time_t wall_now(const struct control *c)
 int control_cmd_cache_dump(struct ctl_req *r)
 {
 	struct control *c = r->ctl;
-	struct snap_walk w = { 0 };
 	struct dump_job *j;
 
 	if (need_cache(r) < 0)
@@ -716,33 +617,31 @@ int control_cmd_cache_dump(struct ctl_req *r)
 	if (r->argc != 2)
 		return control_fail(r, "usage: cache dump");
 	j = calloc(1, sizeof(*j));
-	w.scratch = ldns_buffer_new(512);
-	if (!j || !w.scratch) {
-		free(j);
-		ldns_buffer_free(w.scratch);
+	if (!j)
 		return control_fail(r, "out of memory");
-	}
 	j->job.step = dump_step;
 	j->job.free = dump_free;
+	j->ctl = c;
 	j->json = r->json;
 	j->time = (int64_t)wall_now(c);
-	w.snap = &j->snap;
-	cache_walk(c->env.cache, NULL, control_now_ms(c), snap_cb, &w);
-	ldns_buffer_free(w.scratch);
-	if (w.failed || j->snap.oom) {
-		dump_free(&j->job);
-		return control_fail(r, "out of memory taking the cache snapshot");
-	}
-	j->entries = w.entries;
-	log_detail("control: dumping %zu cache entries (%zu bytes snapshot)", j->entries,
-		   j->snap.len);
+	j->start_ms = control_now_ms(c);
+	log_detail("control: dumping the cache");
 	r->job = &j->job;
 	return CTL_JOB;
 }
 
 /* ---- load --------------------------------------------------------------- */
 
-enum load_state { L_IDLE, L_RRSET, L_SOA };
+/* The reader is a small state machine over lines.  An entry is a ";!rrset"
+ * line and its records, or a ";!negative" and its ";!soa" line.  Whatever
+ * is wrong inside one entry (a record ldns cannot parse, a count that does
+ * not match, records that do not form one RRset) loses that entry only: it
+ * counts in `skipped`, its line number is logged and reported, and the
+ * lines up to the next ";!" annotation, where the next entry starts, are
+ * passed over (L_SKIP).  A warm restart should not be lost to one bad line.
+ * Only what concerns the whole file stops the load: a header of a version
+ * this daemon does not read, a read error, no memory. */
+enum load_state { L_IDLE, L_RRSET, L_SOA, L_SKIP };
 
 struct load_job {
 	struct ctl_job job;
@@ -754,8 +653,12 @@ struct load_job {
 	unsigned long lineno;
 	bool json;
 	int64_t elapsed;           /* seconds between dump and now */
+	int version;               /* of the header; 0 without one */
+	bool end_seen;             /* ";!end entries=N" */
+	unsigned long long end_entries;
 	/* the entry being read */
 	enum load_state state;
+	unsigned long entry_line;
 	enum cache_trust trust;
 	size_t want_rrs, want_sigs;
 	ldns_rr_list *rrset, *rrsigs;
@@ -763,7 +666,8 @@ struct load_job {
 	ldns_rr_type neg_type;
 	ldns_rr_class neg_class;
 	bool neg_nxdomain;
-	uint64_t loaded, expired, refused;
+	uint64_t loaded, expired, refused, skipped;
+	unsigned long skip_lines[CTL_LOAD_SKIPS_LISTED];
 };
 
 static void load_entry_clear(struct load_job *j)
@@ -788,6 +692,7 @@ static void load_free(struct ctl_job *job)
 	free(j);
 }
 
+/* A failure that ends the load. */
 static int load_err(struct load_job *j, char *err, size_t errlen, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
@@ -802,6 +707,29 @@ static int load_err(struct load_job *j, char *err, size_t errlen, const char *fm
 	snprintf(err, errlen, "%s:%lu: %s (%llu entries loaded before it)", j->path,
 		 j->lineno, msg, (unsigned long long)j->loaded);
 	return -1;
+}
+
+/* The entry being read (or the stray line at `line`) cannot be loaded:
+ * count it, say where and why, and pass over what is left of it. */
+static int load_skip(struct load_job *j, unsigned long line, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int load_skip(struct load_job *j, unsigned long line, const char *fmt, ...)
+{
+	char msg[256];
+	va_list ap;
+
+	if (j->skipped < CTL_LOAD_SKIPS_LISTED) {
+		va_start(ap, fmt);
+		vsnprintf(msg, sizeof(msg), fmt, ap);
+		va_end(ap);
+		log_warn("control: cache load %s:%lu: %s; entry skipped", j->path, line, msg);
+		j->skip_lines[j->skipped] = line;
+	}
+	j->skipped++;
+	load_entry_clear(j);
+	j->state = L_SKIP;
+	return 0;
 }
 
 /* Age a TTL by the time since the dump; false when it ran out. */
@@ -823,56 +751,101 @@ static bool age_list(const struct load_job *j, ldns_rr_list *l)
 	return true;
 }
 
-static int count_store(struct load_job *j, int rc, char *err, size_t errlen)
+/* The cache's answer to a store: 0 stored, 1 outranked, -1 not taken. */
+static void count_store(struct load_job *j, int rc)
 {
-	if (rc < 0)
-		return load_err(j, err, errlen, "the cache did not take this entry");
+	if (rc < 0) {
+		load_skip(j, j->entry_line, "the cache did not take this entry");
+		return;
+	}
 	if (rc == 1)
 		j->refused++;
 	else
 		j->loaded++;
-	return 0;
+	load_entry_clear(j);
 }
 
-static int store_rrset(struct load_job *j, char *err, size_t errlen)
+/* cache_store_rrset() trusts its caller to group records: the file's
+ * entry must be one RRset (one owner, type and class) and its RRSIGs. */
+static bool one_rrset(const struct load_job *j)
+{
+	const ldns_rr *first = ldns_rr_list_rr(j->rrset, 0);
+
+	for (size_t i = 1; i < ldns_rr_list_rr_count(j->rrset); i++) {
+		const ldns_rr *rr = ldns_rr_list_rr(j->rrset, i);
+
+		if (ldns_rr_get_type(rr) != ldns_rr_get_type(first) ||
+		    ldns_rr_get_class(rr) != ldns_rr_get_class(first) ||
+		    ldns_dname_compare(ldns_rr_owner(rr), ldns_rr_owner(first)) != 0)
+			return false;
+	}
+	for (size_t i = 0; i < ldns_rr_list_rr_count(j->rrsigs); i++) {
+		const ldns_rr *rr = ldns_rr_list_rr(j->rrsigs, i);
+
+		if (ldns_rr_get_class(rr) != ldns_rr_get_class(first) ||
+		    ldns_dname_compare(ldns_rr_owner(rr), ldns_rr_owner(first)) != 0)
+			return false;
+	}
+	return true;
+}
+
+static void store_rrset(struct load_job *j)
 {
 	struct control *c = j->ctl;
-	int rc = 0;
 
-	if (age_list(j, j->rrset) && age_list(j, j->rrsigs))
-		rc = count_store(j, cache_store_rrset(c->env.cache, j->rrset, j->rrsigs, j->trust,
-						       control_now_ms(c)), err, errlen);
-	else
+	if (!one_rrset(j)) {
+		load_skip(j, j->entry_line, "its records differ in owner, type or class");
+		return;
+	}
+	if (!age_list(j, j->rrset) || !age_list(j, j->rrsigs)) {
 		j->expired++;
-	load_entry_clear(j);
-	return rc;
+		load_entry_clear(j);
+		return;
+	}
+	count_store(j, cache_store_rrset(c->env.cache, j->rrset, j->rrsigs, j->trust,
+					 control_now_ms(c)));
 }
 
-static int parse_rr(struct load_job *j, const char *text, ldns_rr **rr, char *err,
-		    size_t errlen)
+/* A record as the dump writes it (ldns's text or RFC 3597 generic form).
+ * NULL with *why set when ldns cannot read it. */
+static ldns_rr *parse_rr(const char *text, const char **why)
 {
-	ldns_status st = ldns_rr_new_frm_str(rr, text, 0, NULL, NULL);
+	ldns_rr *rr = NULL;
+	ldns_status st = ldns_rr_new_frm_str(&rr, text, 0, NULL, NULL);
 
-	if (st != LDNS_STATUS_OK)
-		return load_err(j, err, errlen, "bad record: %s", ldns_get_errorstr_by_id(st));
-	return 0;
+	if (st == LDNS_STATUS_OK)
+		return rr;
+	ldns_rr_free(rr);
+	*why = ldns_get_errorstr_by_id(st);
+	if (!*why)
+		*why = "unreadable";
+	return NULL;
 }
 
-/* An RR line inside a ";!rrset" entry: the RRs first, then the RRSIGs. */
-static int load_rr_line(struct load_job *j, const char *line, char *err, size_t errlen)
+static int load_idle_line(struct load_job *j, char *line, char *err, size_t errlen);
+
+/* A line inside a ";!rrset" entry: the RRs first, then the RRSIGs. */
+static int load_rr_line(struct load_job *j, char *line, char *err, size_t errlen)
 {
 	bool sig = ldns_rr_list_rr_count(j->rrset) == j->want_rrs;
 	ldns_rr_list *to = sig ? j->rrsigs : j->rrset;
-	ldns_rr *rr = NULL;
+	const char *why = NULL;
+	ldns_rr *rr;
 
-	if (line[0] == ';' || line[0] == '\0')
-		return load_err(j, err, errlen, "entry ends early: %zu records and %zu "
-				"signatures announced", j->want_rrs, j->want_sigs);
-	if (parse_rr(j, line, &rr, err, errlen) < 0)
-		return -1;
+	if (line[0] == ';' || line[strspn(line, " \t")] == '\0') {
+		/* the entry is short of records: lose it, and read this line
+		 * as the start of whatever comes next */
+		load_skip(j, j->entry_line, "entry ends early: %zu records and %zu signatures "
+			  "announced", j->want_rrs, j->want_sigs);
+		j->state = L_IDLE;
+		return load_idle_line(j, line, err, errlen);
+	}
+	rr = parse_rr(line, &why);
+	if (!rr)
+		return load_skip(j, j->lineno, "bad record: %s", why);
 	if (sig && ldns_rr_get_type(rr) != LDNS_RR_TYPE_RRSIG) {
 		ldns_rr_free(rr);
-		return load_err(j, err, errlen, "an RRSIG was announced here");
+		return load_skip(j, j->lineno, "an RRSIG was announced here");
 	}
 	if (!ldns_rr_list_push_rr(to, rr)) {
 		ldns_rr_free(rr);
@@ -880,7 +853,7 @@ static int load_rr_line(struct load_job *j, const char *line, char *err, size_t 
 	}
 	if (ldns_rr_list_rr_count(j->rrset) == j->want_rrs &&
 	    ldns_rr_list_rr_count(j->rrsigs) == j->want_sigs)
-		return store_rrset(j, err, errlen);
+		store_rrset(j);
 	return 0;
 }
 
@@ -911,9 +884,9 @@ static int load_rrset_head(struct load_job *j, char *args, char *err, size_t err
 
 	if (sscanf(args, " trust=%31s rrs=%zu sigs=%zu", trust, &rrs, &sigs) != 3 ||
 	    rrs == 0 || rrs > 65535 || sigs > 65535)
-		return load_err(j, err, errlen, "bad ;!rrset annotation");
+		return load_skip(j, j->lineno, "bad ;!rrset annotation");
 	if (parse_trust(trust, &j->trust) < 0)
-		return load_err(j, err, errlen, "unknown trust '%s'", trust);
+		return load_skip(j, j->lineno, "unknown trust '%s'", trust);
 	j->rrset = ldns_rr_list_new();
 	j->rrsigs = ldns_rr_list_new();
 	if (!j->rrset || !j->rrsigs)
@@ -925,51 +898,56 @@ static int load_rrset_head(struct load_job *j, char *args, char *err, size_t err
 }
 
 /* ";!negative nxdomain|nodata OWNER CLASS TYPE|-" */
-static int load_negative_head(struct load_job *j, char *args, char *err, size_t errlen)
+static int load_negative_head(struct load_job *j, char *args)
 {
 	char kind[16], owner[1024], cls[16], type[32];
 
 	if (sscanf(args, " %15s %1023s %15s %31s", kind, owner, cls, type) != 4)
-		return load_err(j, err, errlen, "bad ;!negative annotation");
+		return load_skip(j, j->lineno, "bad ;!negative annotation");
 	if (strcmp(kind, "nxdomain") != 0 && strcmp(kind, "nodata") != 0)
-		return load_err(j, err, errlen, "unknown negative kind '%s'", kind);
+		return load_skip(j, j->lineno, "unknown negative kind '%s'", kind);
 	j->neg_nxdomain = kind[1] == 'x';
 	j->neg_class = ldns_get_rr_class_by_name(cls);
 	j->neg_type = j->neg_nxdomain ? 0 : ldns_get_rr_type_by_name(type);
 	j->neg_name = control_parse_name(owner);
 	if (!j->neg_name || !j->neg_class || (!j->neg_nxdomain && !j->neg_type))
-		return load_err(j, err, errlen, "bad name, class or type in ;!negative");
+		return load_skip(j, j->lineno, "bad name, class or type in ;!negative");
 	j->state = L_SOA;
 	return 0;
 }
 
 /* ";!soa <SOA record>", right after ";!negative". */
-static int load_soa_line(struct load_job *j, const char *line, char *err, size_t errlen)
+static int load_soa_line(struct load_job *j, char *line, char *err, size_t errlen)
 {
 	struct control *c = j->ctl;
-	ldns_rr *soa = NULL;
-	int rc = 0;
+	const char *why = NULL;
+	ldns_rr *soa;
 
-	if (strncmp(line, ";!soa ", 6) != 0)
-		return load_err(j, err, errlen, "expected ';!soa' after ';!negative'");
-	if (parse_rr(j, line + 6, &soa, err, errlen) < 0)
-		return -1;
+	if (strncmp(line, ";!soa ", 6) != 0) {
+		load_skip(j, j->entry_line, "no ';!soa' line after ';!negative'");
+		j->state = L_IDLE;
+		return load_idle_line(j, line, err, errlen);
+	}
+	soa = parse_rr(line + 6, &why);
+	if (!soa)
+		return load_skip(j, j->lineno, "bad SOA record: %s", why);
 	if (ldns_rr_get_type(soa) != LDNS_RR_TYPE_SOA) {
 		ldns_rr_free(soa);
-		return load_err(j, err, errlen, "';!soa' holds no SOA record");
+		return load_skip(j, j->lineno, "';!soa' holds no SOA record");
 	}
-	if (age_ttl(j, soa))
-		rc = count_store(j, cache_store_negative(c->env.cache, j->neg_name, j->neg_type,
-							 j->neg_class, j->neg_nxdomain, soa,
-							 control_now_ms(c)), err, errlen);
-	else
+	if (age_ttl(j, soa)) {
+		count_store(j, cache_store_negative(c->env.cache, j->neg_name, j->neg_type,
+						    j->neg_class, j->neg_nxdomain, soa,
+						    control_now_ms(c)));
+	} else {
 		j->expired++;
+		load_entry_clear(j);
+	}
 	ldns_rr_free(soa);
-	load_entry_clear(j);
-	return rc;
+	return 0;
 }
 
-/* ";!rootwalk-dump version=1 time=T entries=N" */
+/* ";!rootwalk-dump version=2 time=T" (version 1 had " entries=N" too). */
 static int load_header(struct load_job *j, char *args, char *err, size_t errlen)
 {
 	long long t;
@@ -977,28 +955,48 @@ static int load_header(struct load_job *j, char *args, char *err, size_t errlen)
 
 	if (sscanf(args, " version=%d time=%lld", &version, &t) != 2)
 		return load_err(j, err, errlen, "bad ;!rootwalk-dump header");
-	if (version != CTL_DUMP_VERSION)
-		return load_err(j, err, errlen, "dump version %d; this daemon reads %d", version,
-				CTL_DUMP_VERSION);
+	if (version < CTL_DUMP_OLDEST || version > CTL_DUMP_VERSION)
+		return load_err(j, err, errlen, "dump version %d; this daemon reads %d to %d",
+				version, CTL_DUMP_OLDEST, CTL_DUMP_VERSION);
+	j->version = version;
 	j->elapsed = (int64_t)wall_now(j->ctl) - t;
 	if (j->elapsed < 0)
 		j->elapsed = 0;  /* clock stepped back: keep the TTLs as they are */
 	return 0;
 }
 
+/* ";!end entries=N": the dump's last line. */
+static int load_end(struct load_job *j, char *args)
+{
+	if (sscanf(args, " entries=%llu", &j->end_entries) != 1)
+		return load_skip(j, j->lineno, "bad ;!end annotation");
+	j->end_seen = true;
+	return 0;
+}
+
+static bool is_annotation(const char *line, const char *word)
+{
+	size_t n = strlen(word);
+
+	return strncmp(line, word, n) == 0 && (line[n] == ' ' || line[n] == '\0');
+}
+
 static int load_idle_line(struct load_job *j, char *line, char *err, size_t errlen)
 {
-	if (strncmp(line, ";!rrset", 7) == 0)
+	j->entry_line = j->lineno;
+	if (is_annotation(line, ";!rrset"))
 		return load_rrset_head(j, line + 7, err, errlen);
-	if (strncmp(line, ";!negative", 10) == 0)
-		return load_negative_head(j, line + 10, err, errlen);
-	if (strncmp(line, ";!rootwalk-dump", 15) == 0)
+	if (is_annotation(line, ";!negative"))
+		return load_negative_head(j, line + 10);
+	if (is_annotation(line, ";!rootwalk-dump"))
 		return load_header(j, line + 15, err, errlen);
+	if (is_annotation(line, ";!end"))
+		return load_end(j, line + 5);
 	if (strncmp(line, ";!", 2) == 0)
-		return load_err(j, err, errlen, "unknown annotation");
+		return load_skip(j, j->lineno, "unknown annotation");
 	if (line[0] == ';' || line[strspn(line, " \t")] == '\0')
 		return 0;
-	return load_err(j, err, errlen, "record outside an entry (no ';!rrset' before it)");
+	return load_skip(j, j->lineno, "record outside an entry (no ';!rrset' before it)");
 }
 
 static int load_line(struct load_job *j, char *line, char *err, size_t errlen)
@@ -1012,27 +1010,56 @@ static int load_line(struct load_job *j, char *line, char *err, size_t errlen)
 		return load_rr_line(j, line, err, errlen);
 	case L_SOA:
 		return load_soa_line(j, line, err, errlen);
+	case L_SKIP:
+		if (strncmp(line, ";!", 2) != 0)
+			return 0;  /* the rest of a skipped entry */
+		j->state = L_IDLE;
+		break;
 	case L_IDLE:
 		break;
 	}
 	return load_idle_line(j, line, err, errlen);
 }
 
+/* Say whether the file was the whole dump: a dump cut short (the client
+ * that wrote it died) still loads, but the operator should know. */
+static void load_check_end(struct load_job *j)
+{
+	uint64_t read = j->loaded + j->expired + j->refused + j->skipped;
+
+	if (j->end_seen && j->end_entries != read)
+		log_warn("control: cache load %s: the dump says %llu entries, %llu were read",
+			 j->path, j->end_entries, (unsigned long long)read);
+	else if (!j->end_seen && j->version >= 2)
+		log_warn("control: cache load %s: no ';!end' line; the dump was cut short",
+			 j->path);
+}
+
 static int load_finish(struct load_job *j, struct ctl_buf *out, char *err, size_t errlen)
 {
 	struct ctl_emit e;
+	size_t listed;
 
 	if (ferror(j->f))
 		return load_err(j, err, errlen, "read error: %s", strerror(errno));
-	if (j->state != L_IDLE)
-		return load_err(j, err, errlen, "file ends inside an entry");
-	log_info("control: loaded %llu cache entries from %s (%llu expired, %llu refused)",
-		 (unsigned long long)j->loaded, j->path, (unsigned long long)j->expired,
-		 (unsigned long long)j->refused);
+	if (j->state == L_RRSET || j->state == L_SOA)
+		load_skip(j, j->entry_line, "the file ends inside this entry");
+	listed = j->skipped < CTL_LOAD_SKIPS_LISTED ? j->skipped : CTL_LOAD_SKIPS_LISTED;
+	load_check_end(j);
+	log_info("control: loaded %llu cache entries from %s (%llu expired, %llu refused, "
+		 "%llu skipped%s)", (unsigned long long)j->loaded, j->path,
+		 (unsigned long long)j->expired, (unsigned long long)j->refused,
+		 (unsigned long long)j->skipped,
+		 j->skipped > CTL_LOAD_SKIPS_LISTED ? "; the first ones logged above" : "");
 	control_emit_begin(&e, out, j->json);
 	control_emit_u64(&e, "loaded", j->loaded);
 	control_emit_u64(&e, "expired", j->expired);
 	control_emit_u64(&e, "refused", j->refused);
+	control_emit_u64(&e, "skipped", j->skipped);
+	control_emit_arr(&e, "skipped-lines");
+	for (size_t i = 0; i < listed; i++)
+		control_emit_u64(&e, "skipped-line", j->skip_lines[i]);
+	control_emit_end(&e);
 	control_emit_finish(&e);
 	return 0;
 }
@@ -1047,10 +1074,14 @@ static int load_step(struct ctl_job *job, struct ctl_buf *out, char *err, size_t
 		if (n < 0)
 			return load_finish(j, out, err, errlen);
 		j->lineno++;
-		if ((size_t)n > CTL_LOAD_MAX_LINE)
-			return load_err(j, err, errlen, "line too long");
-		if (memchr(j->line, '\0', (size_t)n))
-			return load_err(j, err, errlen, "NUL byte in line");
+		if ((size_t)n > CTL_LOAD_MAX_LINE || memchr(j->line, '\0', (size_t)n)) {
+			/* not a line a dump has: lose what it belongs to */
+			if (j->state == L_IDLE)
+				j->entry_line = j->lineno;
+			load_skip(j, j->lineno, (size_t)n > CTL_LOAD_MAX_LINE ?
+				  "line too long" : "NUL byte in line");
+			continue;
+		}
 		if (load_line(j, j->line, err, errlen) < 0)
 			return -1;
 	}

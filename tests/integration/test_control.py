@@ -137,7 +137,7 @@ def test_dump_load_warm_restart_needs_no_upstream(hier_info, rw, tmp_path):
     for n in names:
         ask(rw, n, "A")
     dump = ok(rw, "cache", "dump")
-    assert dump.startswith(";!rootwalk-dump version=1 ")
+    assert dump.startswith(";!rootwalk-dump version=2 ")
     path = tmp_path / "cache.zone"
     path.write_text(dump)
     ok(rw, "cache", "flush-all")
