@@ -10,14 +10,24 @@
 #   refused   REFUSED to everything
 #   servfail  SERVFAIL to everything
 #   lame      NOERROR without AA and an upward referral to the root servers
+#   slow      proper answers from --zone, each sent --delay ms late
+#   deep      a chain of --depth zone cuts below --apex, one per address:
+#             on the k-th address (from 0) it is authoritative for
+#             dk.d(k-1)...d1.APEX and refers d(k+1) to the (k+1)-th address.
+#             NSD and Knot answer from the deepest zone they hold, so a
+#             chain of cuts on few servers would skip levels; this does not.
 #
-#   badserver.py MODE ADDR [--zone ORIGIN FILE] [--hints FILE] [--count FILE]
+#   badserver.py MODE ADDR[,ADDR...] [--zone ORIGIN FILE] [--hints FILE]
+#                [--count FILE] [--delay MS] [--apex NAME --depth N]
+#
+# Several addresses (comma-separated) are one server listening on each.
 #
 # --count FILE holds the number of queries received so far (written after
 # each one: "QUERIES TCP_QUERIES"), so tests can tell whether a resolver asked at all.
 import argparse
 import asyncio
 import os
+import time
 
 import dns.flags
 import dns.message
@@ -28,14 +38,18 @@ import dns.rdatatype
 import dns.rrset
 import dns.zone
 
-MODES = ("drop", "tc", "refused", "servfail", "lame")
+MODES = ("drop", "tc", "refused", "servfail", "lame", "slow", "deep")
+DEEP_TTL = 3600
 
 
 class Bad:
-    def __init__(self, mode, zone=None, hints=None, count_file=None):
+    def __init__(self, mode, zone=None, hints=None, count_file=None, delay_ms=0,
+                 apex=None, depth=0, addrs=()):
         self.mode, self.zone = mode, zone
         self.hints_ns, self.hints_glue = hints or (None, [])
         self.count_file, self.count, self.tcp_count = count_file, 0, 0
+        self.delay = delay_ms / 1000.0
+        self.apex, self.depth, self.addrs = apex, depth, list(addrs)
 
     def counted(self, tcp):
         self.count += 1
@@ -46,8 +60,9 @@ class Bad:
                 f.write(f"{self.count} {self.tcp_count}\n")
             os.replace(tmp, self.count_file)
 
-    def answer(self, wire, tcp):
-        """Return the response bytes for a query, or None for no answer."""
+    def answer(self, wire, tcp, local=None):
+        """Return the response bytes for a query that arrived on address
+        local, or None for no answer."""
         self.counted(tcp)
         if self.mode == "drop":
             return None
@@ -67,6 +82,8 @@ class Bad:
             self.lame_referral(r)
         elif self.mode == "tc" and not tcp:
             r.flags |= dns.flags.TC | dns.flags.AA
+        elif self.mode == "deep":
+            self.deep_level(q, r, self.addrs.index(local) if local in self.addrs else 0)
         else:
             self.from_zone(q, r)
         return r.to_wire()
@@ -75,6 +92,41 @@ class Bad:
         """An upward referral ("ask the root"): lame by definition."""
         r.authority.append(self.hints_ns)
         r.additional.extend(self.hints_glue)
+
+    def deep_zone(self, k):
+        """The zone served on address k: dk.d(k-1)...d1.APEX (APEX for 0)."""
+        return dns.name.Name(tuple(b"d%d" % i for i in range(k, 0, -1)) + self.apex.labels)
+
+    def deep_level(self, q, r, k):
+        """Answer as the server of level k of the chain: refer the next
+        level down, or answer for the zone's own names (www, ns, apex)."""
+        qname, qtype = q.question[0].name, q.question[0].rdtype
+        zone = self.deep_zone(k)
+        if not qname.is_subdomain(zone):
+            r.set_rcode(dns.rcode.REFUSED)
+            return
+        rel = [label.lower() for label in qname.relativize(zone).labels]
+        if k < self.depth and rel and rel[-1] == b"d%d" % (k + 1):
+            child = self.deep_zone(k + 1)
+            ns = dns.name.Name((b"ns",) + child.labels)
+            r.authority.append(dns.rrset.from_text(child, DEEP_TTL, "IN", "NS", ns.to_text()))
+            r.additional.append(dns.rrset.from_text(ns, DEEP_TTL, "IN", "A",
+                                                    self.addrs[k + 1]))
+            return
+        r.flags |= dns.flags.AA
+        ns = dns.name.Name((b"ns",) + zone.labels)
+        soa = dns.rrset.from_text(zone, DEEP_TTL, "IN", "SOA",
+                                  f"{ns} hostmaster.{zone} 2024010101 3600 900 604800 300")
+        data = {(): {dns.rdatatype.SOA: [soa[0].to_text()], dns.rdatatype.NS: [ns.to_text()]},
+                (b"www",): {dns.rdatatype.A: [f"198.51.100.{k}"]},
+                (b"ns",): {dns.rdatatype.A: [self.addrs[k]]}}.get(tuple(rel))
+        if data is None:
+            r.set_rcode(dns.rcode.NXDOMAIN)
+            r.authority.append(soa)
+        elif qtype in data:
+            r.answer.append(dns.rrset.from_text_list(qname, DEEP_TTL, "IN", qtype, data[qtype]))
+        else:
+            r.authority.append(soa)
 
     def from_zone(self, q, r):
         """Answer authoritatively from the zone (no CNAME chasing needed)."""
@@ -101,25 +153,32 @@ class Bad:
 
 
 class Udp(asyncio.DatagramProtocol):
-    def __init__(self, bad):
-        self.bad = bad
+    def __init__(self, bad, local):
+        self.bad, self.local = bad, local
 
     def connection_made(self, transport):
         self.transport = transport
 
     def datagram_received(self, data, addr):
-        out = self.bad.answer(data, tcp=False)
-        if out is not None:
+        out = self.bad.answer(data, tcp=False, local=self.local)
+        if out is None:
+            return
+        if self.bad.delay:   # late, but the query is remembered as it came
+            asyncio.get_running_loop().call_later(self.bad.delay, self.transport.sendto,
+                                                  out, addr)
+        else:
             self.transport.sendto(out, addr)
 
 
-async def tcp_client(bad, reader, writer):
+async def tcp_client(bad, local, reader, writer):
     try:
         while True:
             hdr = await reader.readexactly(2)
             wire = await reader.readexactly(int.from_bytes(hdr, "big"))
-            out = bad.answer(wire, tcp=True)
+            start = time.monotonic()
+            out = bad.answer(wire, tcp=True, local=local)
             if out is not None:
+                await asyncio.sleep(max(0.0, bad.delay - (time.monotonic() - start)))
                 writer.write(len(out).to_bytes(2, "big") + out)
                 await writer.drain()
     except (asyncio.IncompleteReadError, ConnectionError):
@@ -140,24 +199,34 @@ def load_hints(path):
 async def main():
     ap = argparse.ArgumentParser(description="misbehaving DNS server")
     ap.add_argument("mode", choices=MODES)
-    ap.add_argument("addr")
+    ap.add_argument("addr", help="ADDR or ADDR,ADDR,...")
     ap.add_argument("--port", type=int, default=53)
     ap.add_argument("--zone", nargs=2, metavar=("ORIGIN", "FILE"))
     ap.add_argument("--hints")
     ap.add_argument("--count")
+    ap.add_argument("--delay", type=int, default=0, help="ms before each answer (slow)")
+    ap.add_argument("--apex", help="deep: the zone at the top of the chain")
+    ap.add_argument("--depth", type=int, default=0, help="deep: zone cuts below --apex")
     a = ap.parse_args()
+    addrs = a.addr.split(",")
     zone = None
     if a.zone:
         zone = dns.zone.from_file(a.zone[1], origin=a.zone[0], relativize=False)
     if a.mode == "lame" and not a.hints:
         ap.error("lame needs --hints")
+    if a.mode == "deep" and (not a.apex or len(addrs) != a.depth + 1):
+        ap.error("deep needs --apex and one address per level (--depth + 1)")
     hints = load_hints(a.hints) if a.mode == "lame" else None
-    bad = Bad(a.mode, zone, hints, a.count)
+    apex = dns.name.from_text(a.apex) if a.apex else None
+    bad = Bad(a.mode, zone, hints, a.count, a.delay, apex, a.depth, addrs)
     loop = asyncio.get_running_loop()
-    await loop.create_datagram_endpoint(lambda: Udp(bad), local_addr=(a.addr, a.port))
-    server = await asyncio.start_server(lambda r, w: tcp_client(bad, r, w), a.addr, a.port)
-    async with server:
-        await server.serve_forever()
+    servers = []
+    for addr in addrs:
+        await loop.create_datagram_endpoint(lambda addr=addr: Udp(bad, addr),
+                                            local_addr=(addr, a.port))
+        servers.append(await asyncio.start_server(
+            lambda r, w, addr=addr: tcp_client(bad, addr, r, w), addr, a.port))
+    await asyncio.gather(*(s.serve_forever() for s in servers))
 
 
 if __name__ == "__main__":

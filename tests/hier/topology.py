@@ -207,3 +207,150 @@ CASES = {
                          _rr("www.dname.test.", "CNAME", "www.example.com."),
                          _rr("www.example.com.", "A", "192.0.2.80")]},
 }
+
+
+# ---- Work limits (tests/integration/test_worklimits.py) ---------------------
+#
+# Zones crafted to make a resolver work hard for one client question, all
+# on 127.10.0.0/16 so they stay apart from the rest:
+#   nxns.test     the attacker (NSD): delegations whose NS names have no glue
+#                 (the NXNSAttack shape) pointing at the victim's zone, at
+#                 nonexistent TLDs, or at hosts that never answer; and a
+#                 nested form whose NS names lie under such delegations;
+#   victim.test   the victim (NSD): empty, so every NS name above is NXDOMAIN
+#                 there and every lookup of one is a query the victim serves;
+#   cn-a.test, cn-b.test   CNAME chains and loops that alternate between two
+#                 servers (NSD, Knot), so every hop is a query of its own;
+#   dead.test     host names whose addresses never answer (Knot);
+#   deep.test     a chain of 40 zone cuts (badserver "deep": one address per
+#                 level, since NSD and Knot answer from the deepest zone they
+#                 hold and would skip the cuts in between);
+#   alldrop.test  16 name servers with glue, none of which ever answers;
+#   slow.test, veryslow.test   servers that answer after 200 ms / 4 s.
+WL_FAN = 50            # glue-less NS names in a fan-out referral that fits UDP
+WL_FAN_BIG = 1000      # the same at NXNSAttack scale (the referral needs TCP)
+WL_NEST = 8            # NS names of nest.nxns.test, each under its own fan-out
+WL_NEST3 = 5           # fan-out of each level of nest3.nxns.test (three levels deep)
+WL_DROP_ADDRS = [f"127.10.5.{i}" for i in range(1, 17)]
+WL_DEEP = 40           # zone cuts below deep.test
+WL_DEEP_ADDRS = [f"127.10.3.{i}" for i in range(1, WL_DEEP + 2)]  # level k at [k]
+WL_CHAIN_LONG = 24     # CNAME hops of long.cn-a.test (beyond the default 12)
+WL_CHAIN_OK = 8        # CNAME hops of ok.cn-a.test (within it)
+WL_SLOW_MS, WL_VERYSLOW_MS = 200, 4000
+
+SERVERS.update({
+    "attacker":  {"kind": "nsd",  "addrs": ["127.10.0.1"], "zones": ["nxns.test.", "cn-a.test."]},
+    "attacker2": {"kind": "knot", "addrs": ["127.10.0.2"], "zones": ["cn-b.test.", "dead.test."]},
+    "victim":    {"kind": "nsd",  "addrs": ["127.10.1.1"], "zones": ["victim.test."]},
+    "deep":      {"kind": "deep", "addrs": WL_DEEP_ADDRS, "zones": [],
+                  "apex": "deep.test.", "depth": WL_DEEP},
+    "slow":      {"kind": "slow", "addrs": ["127.10.4.1"], "zones": ["slow.test."],
+                  "delay_ms": WL_SLOW_MS},
+    "veryslow":  {"kind": "slow", "addrs": ["127.10.4.2"], "zones": ["veryslow.test."],
+                  "delay_ms": WL_VERYSLOW_MS},
+    "dropmany":  {"kind": "drop", "addrs": WL_DROP_ADDRS, "zones": []},
+})
+
+
+def _wl_cname_chain(prefix, hops, final_a):
+    """prefix1.cn-a.test -> prefix2.cn-b.test -> prefix3.cn-a.test ... with
+    an A at the end: (records per zone, the expected answer RRs)."""
+    recs, answer = {"cn-a.test.": [], "cn-b.test.": []}, []
+
+    def name(i):
+        return f"{prefix}{i}.cn-{'a' if i % 2 else 'b'}.test."
+    for i in range(1, hops + 1):
+        zone = "cn-a.test." if i % 2 else "cn-b.test."
+        recs[zone].append((name(i), None, "CNAME", name(i + 1)))
+        answer.append(_rr(name(i), "CNAME", name(i + 1)))
+    last = "cn-a.test." if (hops + 1) % 2 else "cn-b.test."
+    recs[last].append((name(hops + 1), None, "A", final_a))
+    answer.append(_rr(name(hops + 1), "A", final_a))
+    return recs, answer
+
+
+_WL_LONG, _ = _wl_cname_chain("long", WL_CHAIN_LONG, "192.0.2.124")
+_WL_OK, _WL_OK_ANSWER = _wl_cname_chain("ok", WL_CHAIN_OK, "192.0.2.108")
+_WL_EDGE, _WL_EDGE_ANSWER = _wl_cname_chain("edge", 12, "192.0.2.112")   # exactly 12 hops
+_WL_OVER, _ = _wl_cname_chain("over", 13, "192.0.2.113")                 # one too many
+
+
+def _wl_deep_zone(k):
+    return "".join(f"d{i}." for i in range(k, 0, -1)) + "deep.test."
+
+
+ZONE_NS.update({
+    "nxns.test.": [("ns.nxns.test.", "127.10.0.1")],
+    "victim.test.": [("ns.victim.test.", "127.10.1.1")],
+    "cn-a.test.": [("ns.cn-a.test.", "127.10.0.1")],
+    "cn-b.test.": [("ns.cn-b.test.", "127.10.0.2")],
+    "dead.test.": [("ns.dead.test.", "127.10.0.2")],
+    # the NXNSAttack referral: WL_FAN / WL_FAN_BIG names, all NXDOMAIN at the victim
+    "fan.nxns.test.": [(f"a{i}.victim.test.", None) for i in range(1, WL_FAN + 1)],
+    "fan1000.nxns.test.": [(f"b{i}.victim.test.", None) for i in range(1, WL_FAN_BIG + 1)],
+    # NS names in TLDs that do not exist: the roots answer NXDOMAIN for each
+    "fanroot.nxns.test.": [(f"ns.x{i}.", None) for i in range(1, WL_FAN + 1)],
+    # NS names whose addresses never answer
+    "dead.nxns.test.": [(f"h{i}.dead.test.", None) for i in range(1, WL_FAN + 1)],
+    # NS names that are themselves under fan-out delegations (nested NXNS)
+    "nest.nxns.test.": [(f"x.f{k}.nxns.test.", None) for k in range(1, WL_NEST + 1)],
+    "alldrop.test.": [(f"ns{i}.alldrop.test.", a) for i, a in enumerate(WL_DROP_ADDRS, 1)],
+    "deep.test.": [("ns.deep.test.", WL_DEEP_ADDRS[0])],
+    "slow.test.": [("ns.slow.test.", "127.10.4.1")],
+    "veryslow.test.": [("ns.veryslow.test.", "127.10.4.2")],
+})
+ZONE_NS.update({f"f{k}.nxns.test.": [(f"v{k}-{i}.victim.test.", None) for i in range(1, WL_FAN + 1)]
+                for k in range(1, WL_NEST + 1)})
+# Three levels: nest3 -> NS x.m{k} (under m{k}) -> NS y.g{k}-{j} (under
+# g{k}-{j}) -> NS w{k}-{j}-{i}.victim.test.  Every name distinct, so no
+# negative answer cached at one branch spares another.
+_R3 = range(1, WL_NEST3 + 1)
+ZONE_NS["nest3.nxns.test."] = [(f"x.m{k}.nxns.test.", None) for k in _R3]
+ZONE_NS.update({f"m{k}.nxns.test.": [(f"y.g{k}-{j}.nxns.test.", None) for j in _R3]
+                for k in _R3})
+ZONE_NS.update({f"g{k}-{j}.nxns.test.": [(f"w{k}-{j}-{i}.victim.test.", None) for i in _R3]
+                for k in _R3 for j in _R3})
+
+RECORDS.update({
+    "nxns.test.": [],
+    "victim.test.": [],
+    "cn-a.test.": (_WL_LONG["cn-a.test."] + _WL_OK["cn-a.test."] + _WL_EDGE["cn-a.test."] +
+                   _WL_OVER["cn-a.test."] +
+                   [("loop1", None, "CNAME", "loop2.cn-b.test."),     # loop across zones
+                    ("loop3", None, "CNAME", "loop1.cn-a.test.")]),
+    "cn-b.test.": (_WL_LONG["cn-b.test."] + _WL_OK["cn-b.test."] + _WL_EDGE["cn-b.test."] +
+                   _WL_OVER["cn-b.test."] +
+                   [("loop2", None, "CNAME", "loop3.cn-a.test.")]),
+    "dead.test.": [(f"h{i}", None, "A", WL_DROP_ADDRS[(i - 1) % len(WL_DROP_ADDRS)])
+                   for i in range(1, WL_FAN + 1)],
+    "slow.test.": [("www", None, "A", "192.0.2.200")],
+    "veryslow.test.": [("www", None, "A", "192.0.2.201")],
+})
+
+# Expected results of the crafted questions.  "within" says whether the
+# default limits let the resolution finish (a correct answer) or must stop
+# it (SERVFAIL).  Kept apart from CASES: those are answers every resolver
+# must agree on, while here Unbound's limits differ from rootwalkd's.
+WORK_CASES = {
+    "nxns_fan": {"qname": "www.fan.nxns.test.", "qtype": "A", "rcode": "SERVFAIL"},
+    "nxns_fan1000": {"qname": "www.fan1000.nxns.test.", "qtype": "A", "rcode": "SERVFAIL"},
+    "nxns_fanroot": {"qname": "www.fanroot.nxns.test.", "qtype": "A", "rcode": "SERVFAIL"},
+    "nxns_dead": {"qname": "www.dead.nxns.test.", "qtype": "A", "rcode": "SERVFAIL"},
+    "nxns_nest": {"qname": "www.nest.nxns.test.", "qtype": "A", "rcode": "SERVFAIL"},
+    "nxns_nest3": {"qname": "www.nest3.nxns.test.", "qtype": "A", "rcode": "SERVFAIL"},
+    "cname_long": {"qname": "long1.cn-a.test.", "qtype": "A", "rcode": "SERVFAIL"},
+    "cname_ok": {"qname": "ok1.cn-a.test.", "qtype": "A", "rcode": "NOERROR",
+                 "answer": _WL_OK_ANSWER, "within": True},
+    "cname_edge": {"qname": "edge1.cn-a.test.", "qtype": "A", "rcode": "NOERROR",
+                   "answer": _WL_EDGE_ANSWER, "within": True},
+    "cname_over": {"qname": "over1.cn-a.test.", "qtype": "A", "rcode": "SERVFAIL"},
+    "cname_loop": {"qname": "loop1.cn-a.test.", "qtype": "A", "rcode": "SERVFAIL"},
+    "deep_20": {"qname": "www." + _wl_deep_zone(20), "qtype": "A", "rcode": "NOERROR",
+                "answer": [_rr("www." + _wl_deep_zone(20), "A", "198.51.100.20")],
+                "within": True},
+    "deep_40": {"qname": "www." + _wl_deep_zone(WL_DEEP), "qtype": "A", "rcode": "SERVFAIL"},
+    "alldrop": {"qname": "www.alldrop.test.", "qtype": "A", "rcode": "SERVFAIL"},
+    "slow": {"qname": "www.slow.test.", "qtype": "A", "rcode": "NOERROR",
+             "answer": [_rr("www.slow.test.", "A", "192.0.2.200")], "within": True},
+    "veryslow": {"qname": "www.veryslow.test.", "qtype": "A", "rcode": "SERVFAIL"},
+}
