@@ -73,9 +73,12 @@ unsigned worker_count(const struct config *cfg)
 	unsigned n = cfg->workers;
 
 	if (cfg->mode == CFG_MODE_RAW) {
-		if (n != 1)
-			log_info("raw mode runs 1 worker (workers: %u ignored): the userspace "
-				 "stack and its TAP device belong to one loop", n);
+		if (n == 0)
+			log_info("raw mode runs 1 worker, not one per CPU: the userspace stack "
+				 "and its TAP device belong to one event loop");
+		else if (n != 1)
+			log_info("raw mode runs 1 worker, not %u: the userspace stack and its "
+				 "TAP device belong to one event loop", n);
 		return 1;
 	}
 	if (n == 0)
