@@ -37,7 +37,7 @@ pytestmark = pytest.mark.rootwalk_only
 
 QUERY_TIMEOUT_S = 5.0     # query-timeout of every test resolver (resolvers.py)
 SLACK_S = 5.0             # wall-clock slack on top of it (ASan, a loaded machine)
-CLIENT_WAIT_S = 25.0      # how long the stub waits for any answer at all
+CLIENT_WAIT_S = 15.0     # how long the one client query waits for any answer
 SETTLE_S = 0.3             # counts unchanged this long: the resolver is done
 SETTLE_MAX_S = 12.0
 
@@ -167,12 +167,14 @@ def measure(hier_info, fresh_resolver, case, kind="rootwalk", extra="", label=No
     elapsed = time.monotonic() - t0
     if reply is None:   # still at it after CLIENT_WAIT_S: count up to here
         ctl_sent = ctl_upstream_sent(res) if kind == "rootwalk" else None
-        res.stop()
+        status = res.stop()
         after = hier.count(d)
     else:
         after = settled_counts(d)
         ctl_sent = ctl_upstream_sent(res) if kind == "rootwalk" else None
-        res.stop()
+        status = res.stop()
+    if kind == "rootwalk":   # a clean exit (under ASan: no leak, no error)
+        assert status == 0, f"rootwalkd exited with {status}: see {res.log}"
     per_server = {n: after[n]["queries"] - before[n]["queries"] for n in after
                   if after[n]["queries"] != before[n]["queries"]}
     with open(res.log, errors="replace") as f:
@@ -188,8 +190,8 @@ def measure(hier_info, fresh_resolver, case, kind="rootwalk", extra="", label=No
 
 def limits(**over):
     """The limits in force: documented defaults with some keys lowered."""
-    lim = dict(DEFAULTS, **{k.replace("_", "-"): v for k, v in over.items()})
-    lim["query-timeout"] = int(QUERY_TIMEOUT_S * 1000)
+    lim = dict(DEFAULTS, **{"query-timeout": int(QUERY_TIMEOUT_S * 1000)})
+    lim.update({k.replace("_", "-"): v for k, v in over.items()})
     return lim
 
 
@@ -463,11 +465,19 @@ def test_servers_that_never_answer(hier_info, fresh_resolver):
     assert run.at("dropmany") <= lim["max-upstream-queries"]
     compare_unbound(hier_info, fresh_resolver, case)
 
+    default = run
     lim = limits(max_upstream_queries=6)
     run = measure(hier_info, fresh_resolver, case, extra=config_lines(max_upstream_queries=6),
                   label="alldrop max-upstream-queries 6")
     check_bounded(run, lim)
     assert run.total <= 6
+
+    lim = limits(query_timeout=2000)   # the later line of the config wins
+    run = measure(hier_info, fresh_resolver, case, extra=config_lines(query_timeout=2000),
+                  label="alldrop query-timeout 2000")
+    check_bounded(run, lim)
+    assert re.search(r"deadline of 2000 ms passed", run.log)
+    assert run.total < default.total, (run.per_server, default.per_server)
 
 
 def test_slow_server_answers(hier_info, fresh_resolver):
