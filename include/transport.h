@@ -164,7 +164,11 @@ static inline int net_dgram_open(struct net *n, const struct sockaddr *local, un
 	return n->ops->dgram_open(n, local, flags, cbs, ud, out);
 }
 
-/* 0 when sent or queued (a later failure goes to send_error), else -errno. */
+/* 0 when sent or queued (a later failure goes to send_error), else -errno.
+ * A send made on a listener from inside its recv callback may be held
+ * until the callback returns: kernel mode reads a listener's datagrams in
+ * batches (recvmmsg) and sends the replies made during a batch together
+ * (sendmmsg) when the batch ends, still from the same loop turn. */
 static inline int net_dgram_send(struct net_dgram *d, const void *data, size_t len,
 				 const struct sockaddr *to)
 {
