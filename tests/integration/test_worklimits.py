@@ -161,7 +161,7 @@ def measure(hier_info, fresh_resolver, case, kind="rootwalk", extra="", label=No
     if kind == "rootwalk":
         extra = "verbosity: 3\n" + extra   # the iterator's per-query summary line
     res = fresh_resolver(extra=extra, kind_=kind)
-    before = settled_counts(d)
+    before = hier.count(d)   # a fresh resolver sends nothing before it is asked
     t0 = time.monotonic()
     reply = ask_once(res, case["qname"], case["qtype"])
     elapsed = time.monotonic() - t0
