@@ -131,6 +131,7 @@ struct stack_stats {
 	uint64_t icmp_in, icmp_out, udp_in, udp_out, tcp_in, tcp_out;
 	uint64_t tcp_active_opens, tcp_passive_opens, tcp_retransmits;
 	uint64_t tcp_resets_out, tcp_resets_in, tcp_timeouts;
+	uint64_t tcp_tw_recycled; /* TIME_WAIT PCBs given up to a full table */
 	uint64_t drops[STACK_DROP_MAX];
 };
 

@@ -446,6 +446,7 @@ static void add_stack(struct ctl_metrics *m, const struct stack_stats *cur,
 	STK(tcp_resets_out, "TCP resets sent");
 	STK(tcp_resets_in, "TCP resets received");
 	STK(tcp_timeouts, "TCP connections aborted after too many retransmissions");
+	STK(tcp_tw_recycled, "TIME_WAIT connections given up to a full TCP table");
 #undef STK
 	for (int i = 0; i < STACK_DROP_MAX; i++)
 		add_labelled(m, "stack_drops", dr, K_COUNTER, "reason",

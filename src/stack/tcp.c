@@ -43,11 +43,34 @@ const char *stack_tcp_state_name(enum stack_tcp_state state)
 	return tcp_state_names[state];
 }
 
+/* A full table gives up its oldest TIME_WAIT PCB rather than refuse the
+ * new one: the resolver closes its upstream TCP connections first, so at
+ * over tcp_max_conns / 2MSL connections per second the table would fill
+ * with TIME_WAIT and every new connection fail (Linux likewise drops
+ * TIME_WAIT state past tcp_max_tw_buckets).  The PCB is finished here and
+ * freed by tcp_reap() at the end of the stack call, so the count may pass
+ * the limit by the PCBs recycled within one call.  Returns true if one was
+ * recycled. */
+static bool tcp_recycle_time_wait(struct stack *st)
+{
+	struct stack_tcp *oldest = NULL;
+
+	for (struct stack_tcp *pcb = st->tcp.list; pcb; pcb = pcb->next)
+		if (!pcb->dead && pcb->state == STACK_TCP_TIME_WAIT &&
+		    (!oldest || pcb->tw_deadline < oldest->tw_deadline))
+			oldest = pcb;
+	if (!oldest)
+		return false;
+	tcp_finish(oldest, 0);
+	st->nif.stats.tcp_tw_recycled++;
+	return true;
+}
+
 struct stack_tcp *tcp_pcb_new(struct stack *st)
 {
 	struct stack_tcp *pcb;
 
-	if (st->tcp.count >= st->cfg.tcp_max_conns) {
+	if (st->tcp.count >= st->cfg.tcp_max_conns && !tcp_recycle_time_wait(st)) {
 		stack_count_drop(st, STACK_DROP_NOMEM);
 		return NULL;
 	}

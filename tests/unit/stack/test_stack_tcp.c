@@ -296,6 +296,41 @@ START_TEST(test_active_close_time_wait)
 }
 END_TEST
 
+/* A table full of TIME_WAIT gives up the oldest for a new connection;
+ * a table full of live connections still refuses. */
+START_TEST(test_full_table_recycles_time_wait)
+{
+	struct stack_cfg cfg;
+	struct stack_tcp *c, *c2;
+	struct stack_stats st;
+	struct h_tcp t;
+
+	teardown();
+	h_cfg(&cfg);
+	cfg.tcp_max_conns = 1;
+	setup_with(&cfg);
+	c = establish_active();
+	ck_assert_int_eq(stack_tcp_shutdown(c, H.now), 0);
+	expect(&t, ACK | FIN, ISS + 1, PISN + 1, 0);
+	h_send_tcp(&H, RPORT, CPORT, PISN + 1, ISS + 2, ACK | FIN, NULL, 0);
+	expect(&t, ACK, ISS + 2, PISN + 2, 0);
+	ck_assert_uint_eq(state_of(CPORT, RPORT), STACK_TCP_TIME_WAIT);
+
+	ck_assert_int_eq(stack_tcp_connect(H.st, H_PEER, RPORT, CPORT + 1, &h_user_cbs, &U, &c2,
+					   H.now), 0);
+	expect(&t, SYN, ISS, 0, 0);
+	stack_get_stats(H.st, &st);
+	ck_assert_uint_eq(st.tcp_tw_recycled, 1);
+	ck_assert_uint_eq(conn_count(), 1);
+	ck_assert_uint_eq(state_of(CPORT + 1, RPORT), STACK_TCP_SYN_SENT);
+
+	/* no TIME_WAIT left to give up */
+	ck_assert_int_eq(stack_tcp_connect(H.st, H_PEER, RPORT, CPORT + 2, &h_user_cbs, &U, &c,
+					   H.now), -ENOBUFS);
+	stack_tcp_abort(c2, H.now);
+}
+END_TEST
+
 START_TEST(test_simultaneous_close)
 {
 	struct stack_tcp *c = establish_active();
@@ -1103,6 +1138,7 @@ int main(void)
 	tcase_add_test(tc, test_passive_close);
 	tcase_add_test(tc, test_passive_close_with_shutdown);
 	tcase_add_test(tc, test_active_close_time_wait);
+	tcase_add_test(tc, test_full_table_recycles_time_wait);
 	tcase_add_test(tc, test_simultaneous_close);
 	tcase_add_test(tc, test_fin_with_ack_of_our_fin);
 	tcase_add_test(tc, test_simultaneous_open);
