@@ -60,13 +60,30 @@ NOT_UNDER_WRAPPER = {
         "resend adds one",
     "test_resolve.py::test_parallel_queries":
         "250 cold resolutions at once exceed query-timeout (5 s) at valgrind's speed",
+    "test_resources.py::test_flood_far_above_peak":
+        "floods at several times the plain build's peak; the daemon is still draining "
+        "that backlog when the test asks again",
+    "test_faults.py::test_zone_servers_killed_and_restarted_under_load":
+        "a fixed-rate load the daemon cannot keep up with at valgrind's speed",
+    "test_poison.py::test_forged_replies_never_reach_the_cache":
+        "its Kaminsky phase needs client answers within seconds of flooding; none "
+        "come at valgrind's speed (forged replies accepted stayed 0)",
+    "test_poison.py::test_raw_mode_forged_replies_never_reach_the_cache":
+        "as the kernel-mode campaign: no client answers within the Kaminsky phase",
+    "test_worklimits.py::test_nxns_fanout_is_bounded":
+        "counts upstream queries exactly; at valgrind's speed replies are read after "
+        "the retransmit timer fired, and the resends add queries",
+    "test_worklimits.py::test_nxns_nested_fanout_is_bounded":
+        "counts upstream queries exactly; valgrind-slowed reads add resends",
 }
 
 
 def pytest_collection_modifyitems(config, items):
     if WRAPPER:
         for item in items:
-            reason = NOT_UNDER_WRAPPER.get(item.nodeid.split("/")[-1])
+            test_id = item.nodeid.split("/")[-1]
+            reason = NOT_UNDER_WRAPPER.get(test_id) or NOT_UNDER_WRAPPER.get(
+                test_id.split("[")[0])
             if reason:
                 item.add_marker(pytest.mark.skip(reason=f"under {WRAPPER[0]}: {reason}"))
     if KIND == "rootwalk":
