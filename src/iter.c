@@ -694,9 +694,15 @@ static bool synthesized_cname(const ldns_rr_list *l, const ldns_rr *rr)
 }
 
 /* Group a section into RRsets (with their RRSIGs) and store each at
- * trust.  The lists built here only borrow the packet's RRs. */
+ * trust.  The lists built here only borrow the packet's RRs.  With known
+ * (the delegation the reply came through), an unsigned RRset the cache
+ * already held as it is, at this trust or better, is not stored again:
+ * every answer from a zone repeats its NS RRset and glue, and storing them
+ * would cost more than the rest of the reply's caching and only extend
+ * their TTL (which a zone's own answers should not do: "ghost domain
+ * names", CVE-2012-1033). */
 static void store_section(struct iter_q *q, const ldns_rr_list *l, enum cache_trust trust,
-			  uint64_t now_ms)
+			  const struct iter_deleg *known, uint64_t now_ms)
 {
 	size_t n = ldns_rr_list_rr_count(l);
 	bool *used = calloc(n + 1, sizeof(bool));
@@ -737,6 +743,10 @@ static void store_section(struct iter_q *q, const ldns_rr_list *l, enum cache_tr
 			ldns_rr_list_free(sigs);
 			sigs = NULL;
 		}
+		if (!sigs && iter_deleg_has_cached(known, set, trust)) {
+			ldns_rr_list_free(set);
+			continue;
+		}
 		if (cache_store_rrset(q->env->cache, set, sigs, trust, now_ms) < 0) {
 			char nb[ITER_NAME_STRLEN], tb[16];
 
@@ -761,9 +771,9 @@ static void cache_reply(struct iter_q *q, struct frame *f, const ldns_pkt *resp,
 					      ? CACHE_TRUST_REFERRAL : CACHE_TRUST_AUTHORITY_AUTH;
 
 	store_section(q, ldns_pkt_answer(resp),
-		      aa ? CACHE_TRUST_ANSWER_AUTH : CACHE_TRUST_ANSWER_NONAUTH, now_ms);
-	store_section(q, ldns_pkt_authority(resp), auth_trust, now_ms);
-	store_section(q, ldns_pkt_additional(resp), CACHE_TRUST_GLUE, now_ms);
+		      aa ? CACHE_TRUST_ANSWER_AUTH : CACHE_TRUST_ANSWER_NONAUTH, NULL, now_ms);
+	store_section(q, ldns_pkt_authority(resp), auth_trust, f->dp, now_ms);
+	store_section(q, ldns_pkt_additional(resp), CACHE_TRUST_GLUE, f->dp, now_ms);
 	if ((c->type == ITER_RESP_NXDOMAIN || c->type == ITER_RESP_NODATA) && c->soa && aa &&
 	    cache_store_negative(q->env->cache, c->target, f->sent_qtype, q->qclass,
 				 c->type == ITER_RESP_NXDOMAIN, c->soa, now_ms) < 0) {

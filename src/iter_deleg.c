@@ -203,6 +203,30 @@ int iter_deleg_add_addr_list(struct iter_deleg *dp, const ldns_rr_list *list)
 	return added;
 }
 
+/* One address's share of an iter_cached_set fingerprint (splitmix64 of
+ * its bytes): sums of these do not depend on the order of the RRs. */
+static uint64_t addr_mix(const ldns_rr *rr)
+{
+	const ldns_rdf *rd = ldns_rr_rd_count(rr) == 1 ? ldns_rr_rdf(rr, 0) : NULL;
+	uint64_t x = 0x9e3779b97f4a7c15ull * ((uint64_t)ldns_rr_get_type(rr) + 1);
+
+	for (size_t i = 0; rd && i < ldns_rdf_size(rd); i++) {
+		x += ldns_rdf_data(rd)[i] + 0x9e3779b97f4a7c15ull;
+		x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+		x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+		x ^= x >> 31;
+	}
+	return x;
+}
+
+static void fingerprint(struct iter_cached_set *cs, const ldns_rr_list *set)
+{
+	cs->count = (uint32_t)ldns_rr_list_rr_count(set);
+	cs->sum = 0;
+	for (size_t i = 0; i < cs->count; i++)
+		cs->sum += addr_mix(ldns_rr_list_rr(set, i));
+}
+
 int iter_deleg_add_cached_addrs(struct iter_deleg *dp, struct cache *c, ldns_rr_class cls,
 				uint64_t now_ms)
 {
@@ -211,6 +235,7 @@ int iter_deleg_add_cached_addrs(struct iter_deleg *dp, struct cache *c, ldns_rr_
 
 	for (size_t i = 0; i < dp->nns; i++) {
 		for (size_t t = 0; t < sizeof(types) / sizeof(types[0]); t++) {
+			struct iter_cached_set *cs = &dp->ns[i].cached[t];
 			struct cache_result res;
 			int r;
 
@@ -219,6 +244,10 @@ int iter_deleg_add_cached_addrs(struct iter_deleg *dp, struct cache *c, ldns_rr_
 					       false, now_ms, &res) != 1)
 				continue;
 			r = iter_deleg_add_addr_list(dp, res.rrset);
+			if (!res.rrsigs) {
+				cs->trust = (uint8_t)res.trust;
+				fingerprint(cs, res.rrset);
+			}
 			cache_result_clear(&res);
 			if (r < 0)
 				return -1;
@@ -283,6 +312,8 @@ int iter_deleg_from_cache(const struct iter_env *env, const ldns_rdf *zone, ldns
 			       now_ms, &res) != 1)
 		return 0;
 	dp = iter_deleg_new(zone);
+	if (dp && !res.rrsigs)
+		dp->ns_trust = (uint8_t)res.trust;
 	ok = dp && add_ns_targets(dp, res.rrset) == 0 &&
 	     iter_deleg_add_cached_addrs(dp, env->cache, cls, now_ms) >= 0 &&
 	     iter_deleg_add_hint_addrs(dp, env->hints) >= 0;
@@ -453,4 +484,49 @@ size_t iter_deleg_retry_timed_out(struct iter_deleg *dp)
 		}
 	}
 	return n;
+}
+
+/* Is set exactly dp's NS RRset as the cache held it?  dp->ns came from
+ * that RRset alone (add_ns_targets drops duplicates, so a set with a
+ * repeated RR fails the count and is stored). */
+static bool same_ns_set(const struct iter_deleg *dp, const ldns_rr_list *set)
+{
+	size_t n = ldns_rr_list_rr_count(set);
+
+	if (n != dp->nns)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		const ldns_rr *rr = ldns_rr_list_rr(set, i);
+
+		if (ldns_rr_rd_count(rr) != 1 || find_ns(dp, ldns_rr_rdf(rr, 0)) < 0)
+			return false;
+	}
+	return true;
+}
+
+bool iter_deleg_has_cached(const struct iter_deleg *dp, const ldns_rr_list *set,
+			   enum cache_trust trust)
+{
+	const ldns_rr *first = set ? ldns_rr_list_rr(set, 0) : NULL;
+	ldns_rr_type t;
+	struct iter_cached_set now;
+	const struct iter_cached_set *was;
+	int ns;
+
+	if (!dp || !first)
+		return false;
+	t = ldns_rr_get_type(first);
+	if (t == LDNS_RR_TYPE_NS)
+		return dp->ns_trust >= trust && dp->ns_trust != CACHE_TRUST_NONE &&
+		       iter_name_eq(ldns_rr_owner(first), dp->zone) && same_ns_set(dp, set);
+	if (t != LDNS_RR_TYPE_A && t != LDNS_RR_TYPE_AAAA)
+		return false;
+	ns = find_ns(dp, ldns_rr_owner(first));
+	if (ns < 0)
+		return false;
+	was = &dp->ns[ns].cached[t == LDNS_RR_TYPE_A ? 0 : 1];
+	if (was->trust == CACHE_TRUST_NONE || was->trust < trust)
+		return false;
+	fingerprint(&now, set);
+	return now.count == was->count && now.sum == was->sum;
 }

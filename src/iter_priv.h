@@ -103,10 +103,19 @@ struct iter_addr {
 	bool timed_out;   /* that attempt timed out: may get one more round */
 };
 
+/* What the cache held for one address family of an NS name when the
+ * delegation was built from it (see iter_deleg_has_cached). */
+struct iter_cached_set {
+	uint8_t trust;    /* enum cache_trust; CACHE_TRUST_NONE: nothing */
+	uint32_t count;   /* RRs in the cached RRset */
+	uint64_t sum;     /* order-independent fingerprint of their addresses */
+};
+
 struct iter_nsname {
 	ldns_rdf *name;
 	uint32_t n4, n6;  /* addresses known for it, by family */
 	bool lookup_done; /* a sub-resolution ran for it (or was ruled out) */
+	struct iter_cached_set cached[2]; /* A, AAAA */
 };
 
 struct iter_deleg {
@@ -117,6 +126,7 @@ struct iter_deleg {
 	size_t naddrs, addr_cap;
 	uint32_t glueless_started; /* NS-name sub-resolutions begun */
 	uint32_t retry_rounds;     /* extra rounds over timed-out servers */
+	uint8_t ns_trust;          /* trust of the cached NS RRset it came from, or NONE */
 };
 
 /* Extra rounds over the servers of a zone that timed out, after each was
@@ -177,5 +187,10 @@ void iter_deleg_mark_tried(struct iter_deleg *dp, size_t idx, bool timed_out);
 /* Clear the marks of servers that only timed out, for one more round.
  * Returns how many became eligible again. */
 size_t iter_deleg_retry_timed_out(struct iter_deleg *dp);
+/* Did the cache, when dp was built from it, already hold exactly this
+ * RRset (dp's own NS RRset, or the A/AAAA RRset of one of its NS names) at
+ * trust or higher?  Then storing it again could only extend its TTL. */
+bool iter_deleg_has_cached(const struct iter_deleg *dp, const ldns_rr_list *set,
+			   enum cache_trust trust);
 
 #endif

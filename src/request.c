@@ -40,7 +40,7 @@ struct request {
 	bool past_client_timer;           /* serve-stale timer has fired */
 	ldns_rdf *qname;                  /* lower-cased, for serve-stale lookups */
 	uint16_t qclass;
-	char name[LDNS_MAX_DOMAINLEN + 1]; /* for logs */
+	char name[LDNS_MAX_DOMAINLEN + 1]; /* for logs: "" until one needs it */
 	uint16_t qtype;
 };
 
@@ -61,6 +61,24 @@ const uint32_t request_latency_bounds_ms[12] = {
 };
 
 static void drive(struct request *r);
+
+/* The question's name for log lines, formatted the first time one needs
+ * it: ldns_rdf2str costs as much as a good part of a resolution, and at
+ * the default verbosity no line is written.  From the key, so lower-case. */
+static const char *req_name(struct request *r)
+{
+	ldns_rdf *rdf;
+	char *s;
+
+	if (r->name[0])
+		return r->name;
+	rdf = ldns_dname_new_frm_data((uint16_t)(r->keylen - REQ_KEY_EXTRA), r->key);
+	s = rdf ? ldns_rdf2str(rdf) : NULL;
+	snprintf(r->name, sizeof(r->name), "%s", s ? s : "?");
+	free(s);
+	ldns_rdf_deep_free(rdf);
+	return r->name;
+}
 
 /* The coalescing key: lower-cased wire name, type, class and CD (a CD=1
  * client may later get data a validating resolver would hold back). */
@@ -207,7 +225,7 @@ static bool answer_stale(struct request *r)
 	if (!stale_lookup(rc->env->cache, r->qname, r->qtype, r->qclass,
 			  rc->cfg->max_cname_chain, uv_now(rc->loop), &sa))
 		return false;
-	log_query("request: %s type %u: answered from expired cache data", r->name,
+	log_query("request: %s type %u: answered from expired cache data", req_name(r),
 		  r->qtype);
 	rc->st.stale_answers++;
 	answer_waiters(r, sa.rcode, sa.answer, sa.authority);
@@ -257,7 +275,7 @@ static void on_deadline(uv_timer_t *t)
 	}
 
 	log_query("request: %s type %u: deadline of %u ms passed, SERVFAIL",
-		  r->name, r->qtype, r->rc->cfg->query_timeout_ms);
+		  req_name(r), r->qtype, r->rc->cfg->query_timeout_ms);
 	r->rc->st.servfail_deadline++;
 	finish(r, false);
 }
@@ -285,7 +303,7 @@ static void act(struct request *r, enum iter_act a, struct iter_out *out)
 	for (;;) {
 		if (a == ITER_DONE) {
 			if (iter_rcode(r->iq) == LDNS_RCODE_SERVFAIL)
-				log_query("request: %s type %u: SERVFAIL: %s", r->name,
+				log_query("request: %s type %u: SERVFAIL: %s", req_name(r),
 					  r->qtype, iter_failure_reason(r->iq));
 			finish(r, true);
 			return;
@@ -328,16 +346,6 @@ static void servfail_now(struct request_ctx *rc, struct server_client *c,
 	answer_client(rc, c, q, LDNS_RCODE_SERVFAIL, NULL, NULL, now);
 }
 
-static void name_for_log(const struct msg_query *q, char *buf, size_t len)
-{
-	ldns_rdf *rdf = msg_qname_rdf(q, false);
-	char *s = rdf ? ldns_rdf2str(rdf) : NULL;
-
-	snprintf(buf, len, "%s", s ? s : "?");
-	free(s);
-	ldns_rdf_deep_free(rdf);
-}
-
 /* Start a resolution that could not be answered from cache at once. */
 static void start_resolution(struct request_ctx *rc, struct iter_q *iq,
 			     struct iter_out *first, struct server_client *c,
@@ -365,17 +373,17 @@ static void start_resolution(struct request_ctx *rc, struct iter_q *iq,
 	r->qtype = q->qtype;
 	uv_timer_init(rc->loop, &r->deadline);
 	r->deadline.data = r;
-	r->qname = msg_qname_rdf(q, true);
+	if (rc->cfg->serve_expired) /* only answer_stale() needs it */
+		r->qname = msg_qname_rdf(q, true);
 	r->qclass = q->qclass;
 	r->past_client_timer = !rc->cfg->serve_expired ||
 		rc->cfg->serve_expired_client_timeout_ms >= rc->cfg->query_timeout_ms;
 	uv_timer_start(&r->deadline, on_deadline,
 		       r->past_client_timer ? rc->cfg->query_timeout_ms
 					    : rc->cfg->serve_expired_client_timeout_ms, 0);
-	name_for_log(q, r->name, sizeof(r->name));
 	table_insert(rc, r);
 	rc->st.resolutions++;
-	log_query("request: %s type %u: resolving", r->name, r->qtype);
+	log_query("request: %s type %u: resolving", req_name(r), r->qtype);
 	act(r, ITER_SEND, first);
 }
 

@@ -26,6 +26,17 @@
  * - Over TCP the name is still sent in mixed case but matched without
  *   regard to case: the connection is not spoofable off-path, and a
  *   caps-broken server must be able to answer there.
+ * - A timer that fires does not end the query at once.  libuv runs timers
+ *   before it polls for I/O, so after one long loop iteration (a burst of
+ *   work, or the process not scheduled) every query sent in it would time
+ *   out with its reply already waiting in the socket: measured under load,
+ *   every one of 328 such timeouts had its reply queued unread.  So the
+ *   first expiry only re-arms the timer for UP_GRACE_MS: a timer started
+ *   from a timer callback cannot fire before the loop has polled, and that
+ *   poll, which comes after the deadline, reads any reply that arrived in
+ *   time.  Only a reply that was not there when we looked after the
+ *   deadline is late.  (libevent, hence Unbound, polls before it runs
+ *   timeouts, which has the same effect.)
  */
 #include "upstream.h"
 
@@ -43,6 +54,9 @@
 #define UP_OPT_LEN 11u
 #define UP_MAX_QUERY (UP_HDR_LEN + LDNS_MAX_DOMAINLEN + 4u + UP_OPT_LEN)
 #define UP_ADDRSTR (INET6_ADDRSTRLEN + 8)
+#define UP_RND_POOL 512u /* bytes of CSPRNG output drawn at once */
+
+#define UP_GRACE_MS 1u /* after the deadline: one poll for a reply already there */
 
 #define UP_FLAG_QR 0x80u
 #define UP_FLAG_OPCODE 0x78u
@@ -66,6 +80,10 @@ struct upstream {
 	struct upstream_opts opts;
 	struct upstream_stats st;
 	struct upstream_query *head; /* queries still running */
+	/* CSPRNG output drawn ahead (see rnd_take) and how much is unused,
+	 * at the end of the array. */
+	uint8_t rnd[UP_RND_POOL];
+	size_t rnd_left;
 };
 
 struct upstream_query {
@@ -74,8 +92,8 @@ struct upstream_query {
 	upstream_cb cb;
 	void *ud;
 	struct sockaddr_storage addr;
-	char addrstr[UP_ADDRSTR];
-	char *desc; /* "example.com. A", for logs */
+	char addrstr[UP_ADDRSTR]; /* "" until a log line needs it (q_where) */
+	char *desc; /* "example.com. A", made for the first log line (q_desc) */
 	uint8_t qname[LDNS_MAX_DOMAINLEN];
 	size_t qnamelen;
 	uint16_t qtype, qclass;
@@ -88,6 +106,7 @@ struct upstream_query {
 	uint8_t wire[UP_MAX_QUERY]; /* the sent name is at wire + UP_HDR_LEN */
 	size_t wirelen;
 	uint64_t sent_ms;
+	bool in_grace; /* the deadline passed; waiting out one poll */
 	struct net_dgram *udp;
 	struct up_tcp *tcpc;
 	uv_timer_t timer;
@@ -205,29 +224,71 @@ static bool qname_valid(const ldns_rdf *qname)
 }
 
 /* "example.com. A" for log lines; NULL on allocation failure. */
-static char *query_desc(const ldns_rdf *qname, ldns_rr_type qtype)
+static char *query_desc(const uint8_t *qname, size_t qnamelen, ldns_rr_type qtype)
 {
-	char *name = ldns_rdf2str(qname);
+	ldns_rdf *rdf = ldns_dname_new_frm_data((uint16_t)qnamelen, qname);
+	char *name = rdf ? ldns_rdf2str(rdf) : NULL;
 	char *type = ldns_rr_type2str(qtype);
 	char *out = NULL;
 
 	if (name && type && asprintf(&out, "%s %s", name, type) < 0)
 		out = NULL;
+	ldns_rdf_deep_free(rdf);
 	free(name);
 	free(type);
 	return out;
 }
 
+/* The query and the server as text, made the first time a log line needs
+ * them: formatting a name with ldns costs more than the rest of a query's
+ * work together, and most queries never log a line. */
+static const char *q_desc(struct upstream_query *q)
+{
+	if (!q->desc)
+		q->desc = query_desc(q->qname, q->qnamelen, q->qtype);
+	return q->desc ? q->desc : "?";
+}
+
+static const char *q_where(struct upstream_query *q)
+{
+	if (!q->addrstr[0])
+		addr_fmt(q_addr(q), q->addrstr, sizeof(q->addrstr));
+	return q->addrstr;
+}
+
 /* --- building the query ------------------------------------------------ */
+
+/* n unpredictable bytes for IDs and 0x20.  rnd.h costs one getrandom()
+ * system call per call with this C library (glibc 2.36's arc4random), two
+ * or three per query; drawing UP_RND_POOL bytes at once makes that one per
+ * few dozen queries.  The bytes are as unpredictable as before; each is
+ * handed out once, and wiped as it is. */
+static void rnd_take(struct upstream *u, void *out, size_t n)
+{
+	uint8_t *p;
+
+	if (n > sizeof(u->rnd)) {
+		rnd_bytes(out, n);
+		return;
+	}
+	if (u->rnd_left < n) {
+		rnd_bytes(u->rnd, sizeof(u->rnd));
+		u->rnd_left = sizeof(u->rnd);
+	}
+	p = u->rnd + sizeof(u->rnd) - u->rnd_left;
+	memcpy(out, p, n);
+	memset(p, 0, n);
+	u->rnd_left -= n;
+}
 
 /* 0x20: each letter's case from its own random bit (one bit per byte
  * position; a name has at most 255 bytes). */
-static void name_0x20(uint8_t *name, size_t len)
+static void name_0x20(struct upstream *u, uint8_t *name, size_t len)
 {
 	uint8_t bits[(LDNS_MAX_DOMAINLEN + 7) / 8];
 	size_t i = 0;
 
-	rnd_bytes(bits, sizeof(bits));
+	rnd_take(u, bits, (len + 7) / 8);
 	while (i < len && name[i] != 0) {
 		size_t end = i + 1 + name[i];
 
@@ -252,7 +313,7 @@ static void query_build(struct upstream_query *q)
 	uint8_t *w = q->wire;
 	size_t n;
 
-	q->id = rnd_u16();
+	rnd_take(u, &q->id, sizeof(q->id));
 	q->edns = !q->no_edns &&
 		  !infra_has_flag(u->infra, q_addr(q), INFRA_EDNS_BROKEN, q_now(q));
 	put16(w, q->id);
@@ -264,7 +325,7 @@ static void query_build(struct upstream_query *q)
 	put16(w + 10, q->edns ? 1 : 0);
 	memcpy(w + UP_HDR_LEN, q->qname, q->qnamelen);
 	if (u->opts.use_caps_for_id)
-		name_0x20(w + UP_HDR_LEN, q->qnamelen);
+		name_0x20(u, w + UP_HDR_LEN, q->qnamelen);
 	n = UP_HDR_LEN + q->qnamelen;
 	put16(w + n, q->qtype);
 	put16(w + n + 2, q->qclass);
@@ -354,18 +415,26 @@ static void query_fail_later(struct upstream_query *q, enum upstream_status stat
 	if (uv_timer_start(&q->timer, deferred_cb, 0, 0) != 0) {
 		/* libuv refuses only a closing timer, and a live query's
 		 * timer is never closing: this is a broken invariant. */
-		log_err("upstream: %s -> %s: cannot schedule failure", q->desc, q->addrstr);
+		log_err("upstream: %s -> %s: cannot schedule failure", q_desc(q), q_where(q));
 	}
 }
 
+/* The attempt's deadline passed.  The first call gives the loop one poll
+ * (see the head comment); the second is the real timeout. */
 static void timeout_cb(uv_timer_t *t)
 {
 	struct upstream_query *q = t->data;
 	struct upstream *u = q->u;
 
+	if (!q->in_grace) {
+		q->in_grace = true;
+		if (uv_timer_start(&q->timer, timeout_cb, UP_GRACE_MS, 0) == 0)
+			return;
+		/* cannot happen for a live query's timer: time out now */
+	}
 	u->st.timeouts++;
 	infra_note_timeout(u->infra, q_addr(q), q_now(q));
-	log_query("upstream: %s -> %s id=%u: timeout (%s)", q->desc, q->addrstr,
+	log_query("upstream: %s -> %s id=%u: timeout (%s)", q_desc(q), q_where(q),
 		  q->id, q->tcp ? "tcp" : "udp");
 	query_finish(q, UPSTREAM_TIMEOUT, NULL, 0);
 }
@@ -427,16 +496,16 @@ static void reply_accept(struct upstream_query *q, const uint8_t *p, size_t len)
 	infra_note_rtt(u->infra, q_addr(q), rtt, now);
 	rc = ldns_wire2pkt(&pkt, p, len);
 	if (rc != LDNS_STATUS_OK) {
-		log_detail("upstream: %s -> %s: unparseable reply (%s)", q->desc,
-			   q->addrstr, ldns_get_errorstr_by_id(rc));
+		log_detail("upstream: %s -> %s: unparseable reply (%s)", q_desc(q),
+			   q_where(q), ldns_get_errorstr_by_id(rc));
 		query_finish(q, UPSTREAM_BADREPLY, NULL, rtt);
 		return;
 	}
 	if (!q->tcp && ldns_pkt_tc(pkt)) {
 		ldns_pkt_free(pkt);
 		u->st.tcp_fallbacks++;
-		log_query("upstream: %s -> %s: truncated, retrying over tcp", q->desc,
-			  q->addrstr);
+		log_query("upstream: %s -> %s: truncated, retrying over tcp", q_desc(q),
+			  q_where(q));
 		query_retry(q, true);
 		return;
 	}
@@ -446,11 +515,11 @@ static void reply_accept(struct upstream_query *q, const uint8_t *p, size_t len)
 		infra_set_flag(u->infra, q_addr(q), INFRA_EDNS_BROKEN, now);
 		q->no_edns = true;
 		log_detail("upstream: %s -> %s: FORMERR to EDNS, retrying without",
-			   q->desc, q->addrstr);
+			   q_desc(q), q_where(q));
 		query_retry(q, q->tcp);
 		return;
 	}
-	log_query("upstream: %s <- %s id=%u rcode=%d rtt=%ums%s", q->desc, q->addrstr,
+	log_query("upstream: %s <- %s id=%u rcode=%d rtt=%ums%s", q_desc(q), q_where(q),
 		  q->id, (int)ldns_pkt_get_rcode(pkt), rtt, q->tcp ? " tcp" : "");
 	query_finish(q, UPSTREAM_OK, pkt, rtt);
 }
@@ -465,7 +534,7 @@ static void reply_nearmiss(struct upstream_query *q)
 	u->st.tcp_fallbacks++;
 	infra_set_flag(u->infra, q_addr(q), INFRA_CAPS_BROKEN, q_now(q));
 	log_warn("upstream: %s -> %s id=%u: reply with wrong 0x20 case ignored, "
-		 "re-asking over tcp", q->desc, q->addrstr, q->id);
+		 "re-asking over tcp", q_desc(q), q_where(q), q->id);
 	query_retry(q, true);
 }
 
@@ -481,7 +550,7 @@ static void udp_ignore(struct upstream_query *q, const struct sockaddr *from,
 		if (from)
 			addr_fmt(from, fromstr, sizeof(fromstr));
 		log_detail("upstream: ignored reply from %s to %s (asked %s id=%u): %s",
-			   fromstr, q->desc, q->addrstr, q->id, why);
+			   fromstr, q_desc(q), q_where(q), q->id, why);
 	}
 }
 
@@ -510,7 +579,7 @@ static void udp_on_send_error(struct net_dgram *d, int err, void *ud)
 {
 	struct upstream_query *q = ud;
 
-	log_detail("upstream: %s -> %s: send failed: %s", q->desc, q->addrstr, strerror(-err));
+	log_detail("upstream: %s -> %s: send failed: %s", q_desc(q), q_where(q), strerror(-err));
 	query_finish(q, UPSTREAM_NETERR, NULL, 0);
 }
 
@@ -553,13 +622,13 @@ static int udp_start(struct upstream_query *q)
 	rc = net_dgram_open(u->net, (struct sockaddr *)&local, NET_DGRAM_RANDOM_PORT, &udp_cbs,
 			    q, &q->udp);
 	if (rc < 0) {
-		log_err("upstream: %s -> %s: cannot bind a random port: %s", q->desc,
-			q->addrstr, strerror(-rc));
+		log_err("upstream: %s -> %s: cannot bind a random port: %s", q_desc(q),
+			q_where(q), strerror(-rc));
 		return rc;
 	}
 	rc = net_dgram_send(q->udp, q->wire, q->wirelen, q_addr(q));
 	if (rc < 0) {
-		log_detail("upstream: %s -> %s: send failed: %s", q->desc, q->addrstr,
+		log_detail("upstream: %s -> %s: send failed: %s", q_desc(q), q_where(q),
 			   strerror(-rc));
 		return rc;
 	}
@@ -567,7 +636,7 @@ static int udp_start(struct upstream_query *q)
 	if (log_get_verbosity() >= LOGL_QUERY) {
 		if (net_dgram_local(q->udp, &local) != 0)
 			memset(&local, 0, sizeof(local));
-		log_query("upstream: %s -> %s id=%u port=%u%s", q->desc, q->addrstr, q->id,
+		log_query("upstream: %s -> %s id=%u port=%u%s", q_desc(q), q_where(q), q->id,
 			  sa_port(&local), q->edns ? "" : " noedns");
 	}
 	return 0;
@@ -585,7 +654,7 @@ static void tcp_frame_done(struct upstream_query *q, const uint8_t *msg, size_t 
 
 	if (why && !case_only) {
 		q->u->st.mismatched++;
-		log_detail("upstream: %s -> %s: bad tcp reply: %s", q->desc, q->addrstr,
+		log_detail("upstream: %s -> %s: bad tcp reply: %s", q_desc(q), q_where(q),
 			   why);
 		query_finish(q, UPSTREAM_BADREPLY, NULL, 0);
 		return;
@@ -632,7 +701,7 @@ static void tcp_on_read(struct net_stream *st, const uint8_t *data, ssize_t nrea
 	int rc;
 
 	if (nread <= 0) {
-		log_detail("upstream: %s -> %s: tcp read: %s", q->desc, q->addrstr,
+		log_detail("upstream: %s -> %s: tcp read: %s", q_desc(q), q_where(q),
 			   nread == 0 ? "closed before the reply" : strerror((int)-nread));
 		query_finish(q, UPSTREAM_NETERR, NULL, 0);
 		return;
@@ -642,14 +711,14 @@ static void tcp_on_read(struct net_stream *st, const uint8_t *data, ssize_t nrea
 		return;
 	if (rc == -EPROTO) {
 		q->u->st.mismatched++;
-		log_detail("upstream: %s -> %s: tcp reply of %zu bytes", q->desc,
-			   q->addrstr, s->msglen);
+		log_detail("upstream: %s -> %s: tcp reply of %zu bytes", q_desc(q),
+			   q_where(q), s->msglen);
 		query_finish(q, UPSTREAM_BADREPLY, NULL, 0);
 		return;
 	}
 	if (rc < 0) {
-		log_err("upstream: %s -> %s: out of memory for a tcp reply", q->desc,
-			q->addrstr);
+		log_err("upstream: %s -> %s: out of memory for a tcp reply", q_desc(q),
+			q_where(q));
 		query_finish(q, UPSTREAM_NETERR, NULL, 0);
 		return;
 	}
@@ -663,7 +732,7 @@ static void tcp_on_written(struct net_stream *st, size_t len, int status, void *
 
 	if (status == 0)
 		return;
-	log_detail("upstream: %s -> %s: tcp write: %s", q->desc, q->addrstr,
+	log_detail("upstream: %s -> %s: tcp write: %s", q_desc(q), q_where(q),
 		   strerror(-status));
 	query_finish(q, UPSTREAM_NETERR, NULL, 0);
 }
@@ -676,21 +745,21 @@ static void tcp_on_connected(struct net_stream *st, int status, void *ud)
 	ssize_t rc = status;
 
 	if (status < 0) {
-		log_detail("upstream: %s -> %s: tcp connect: %s", q->desc, q->addrstr,
+		log_detail("upstream: %s -> %s: tcp connect: %s", q_desc(q), q_where(q),
 			   strerror(-status));
 		query_finish(q, UPSTREAM_NETERR, NULL, 0);
 		return;
 	}
 	rc = net_stream_write(st, &iov, 1);
 	if (rc < 0) {
-		log_detail("upstream: %s -> %s: tcp send: %s", q->desc, q->addrstr,
+		log_detail("upstream: %s -> %s: tcp send: %s", q_desc(q), q_where(q),
 			   strerror((int)-rc));
 		query_finish(q, UPSTREAM_NETERR, NULL, 0);
 		return;
 	}
 	q->sent_ms = q_now(q); /* RTT excludes the handshake, like UDP's */
 	q->u->st.sent_tcp++;
-	log_query("upstream: %s -> %s id=%u tcp%s", q->desc, q->addrstr, q->id,
+	log_query("upstream: %s -> %s id=%u tcp%s", q_desc(q), q_where(q), q->id,
 		  q->edns ? "" : " noedns");
 }
 
@@ -713,7 +782,7 @@ static int tcp_start(struct upstream_query *q)
 	s->outlen = q->wirelen + 2;
 	rc = net_stream_connect(q->u->net, q_addr(q), &tcp_cbs, q, &s->st);
 	if (rc < 0)
-		log_detail("upstream: %s -> %s: tcp connect: %s", q->desc, q->addrstr,
+		log_detail("upstream: %s -> %s: tcp connect: %s", q_desc(q), q_where(q),
 			   strerror(-rc));
 	return rc;
 }
@@ -731,6 +800,7 @@ static int attempt_start(struct upstream_query *q, bool tcp)
 	socket_close(q);
 	query_build(q);
 	q->tcp = tcp;
+	q->in_grace = false;
 	q->sent_ms = q_now(q);
 	if (tcp && u->opts.tcp_timeout_ms > timeout)
 		timeout = u->opts.tcp_timeout_ms;
@@ -810,15 +880,12 @@ static struct upstream_query *query_new(struct upstream *u, const struct sockadd
 
 	if (!q)
 		return NULL;
-	q->desc = query_desc(qname, qtype);
-	if (!q->desc || uv_timer_init(u->loop, &q->timer) != 0) {
-		free(q->desc);
+	if (uv_timer_init(u->loop, &q->timer) != 0) {
 		free(q);
 		return NULL;
 	}
 	q->timer.data = q;
 	memcpy(&q->addr, addr, addr_len(addr));
-	addr_fmt(addr, q->addrstr, sizeof(q->addrstr));
 	q->qnamelen = ldns_rdf_size(qname);
 	memcpy(q->qname, ldns_rdf_data(qname), q->qnamelen);
 	q->qtype = (uint16_t)qtype;
@@ -853,8 +920,8 @@ struct upstream_query *upstream_send(struct upstream *u, const struct sockaddr *
 	u->head = q;
 	u->st.in_flight++;
 	if (!tcp && want_tcp(q)) {
-		log_detail("upstream: %s -> %s: server flagged, using tcp", q->desc,
-			   q->addrstr);
+		log_detail("upstream: %s -> %s: server flagged, using tcp", q_desc(q),
+			   q_where(q));
 		tcp = true;
 	}
 	if (attempt_start(q, tcp) < 0)
@@ -866,7 +933,7 @@ void upstream_cancel(struct upstream_query *q)
 {
 	if (!q || !q->u)
 		return;
-	log_query("upstream: %s -> %s id=%u: cancelled", q->desc, q->addrstr, q->id);
+	log_query("upstream: %s -> %s id=%u: cancelled", q_desc(q), q_where(q), q->id);
 	query_detach(q);
 }
 

@@ -2129,6 +2129,94 @@ static void add_addr(struct iter_deleg *dp, const char *rr)
 	ldns_rr_free(r);
 }
 
+/* An RRset from RR strings (NULL-terminated); the caller deep-frees it. */
+static ldns_rr_list *rrset_of(const char *const *rrs)
+{
+	ldns_rr_list *l = ldns_rr_list_new();
+
+	ck_assert_ptr_nonnull(l);
+	for (; *rrs; rrs++)
+		ck_assert(ldns_rr_list_push_rr(l, rr_from(*rrs)));
+	return l;
+}
+
+static void store_set(const char *const *rrs, enum cache_trust trust)
+{
+	ldns_rr_list *l = rrset_of(rrs);
+
+	ck_assert_int_eq(cache_store_rrset(env.cache, l, NULL, trust, now), 0);
+	ldns_rr_list_deep_free(l);
+}
+
+static bool has_cached(const struct iter_deleg *dp, const char *const *rrs,
+		       enum cache_trust trust)
+{
+	ldns_rr_list *l = rrset_of(rrs);
+	bool r = iter_deleg_has_cached(dp, l, trust);
+
+	ldns_rr_list_deep_free(l);
+	return r;
+}
+
+/* What a delegation built from the cache remembers of it, so that an
+ * answer repeating the zone's NS RRset and glue does not store them again
+ * (iter.c: store_section): only the same set, at no more trust. */
+START_TEST(test_deleg_has_cached)
+{
+	static const char *const ns[] = { "hc.example. 300 IN NS ns1.hc.example.",
+					  "hc.example. 300 IN NS ns2.hc.example.", NULL };
+	static const char *const ns_swapped[] = { "hc.example. 100 IN NS NS2.hc.example.",
+						  "hc.example. 100 IN NS ns1.hc.example.", NULL };
+	static const char *const ns_other[] = { "hc.example. 300 IN NS ns1.hc.example.",
+						"hc.example. 300 IN NS ns3.hc.example.", NULL };
+	static const char *const ns_fewer[] = { "hc.example. 300 IN NS ns1.hc.example.", NULL };
+	static const char *const a1[] = { "ns1.hc.example. 300 IN A 127.0.40.1",
+					  "ns1.hc.example. 300 IN A 127.0.40.2", NULL };
+	static const char *const a1_swapped[] = { "ns1.hc.example. 300 IN A 127.0.40.2",
+						  "ns1.hc.example. 300 IN A 127.0.40.1", NULL };
+	static const char *const a1_other[] = { "ns1.hc.example. 300 IN A 127.0.40.1",
+						"ns1.hc.example. 300 IN A 127.0.40.3", NULL };
+	static const char *const a1_dup[] = { "ns1.hc.example. 300 IN A 127.0.40.1",
+					      "ns1.hc.example. 300 IN A 127.0.40.1", NULL };
+	static const char *const a2[] = { "ns2.hc.example. 300 IN A 127.0.40.9", NULL };
+	static const char *const aaaa1[] = { "ns1.hc.example. 300 IN AAAA 2001:db8::1", NULL };
+	static const char *const stranger[] = { "www.hc.example. 300 IN A 127.0.40.1", NULL };
+	ldns_rdf *z = dn("hc.example.");
+	struct iter_deleg *dp = NULL, *fresh = iter_deleg_new(z);
+
+	store_set(ns, CACHE_TRUST_AUTHORITY_AUTH);
+	store_set(a1, CACHE_TRUST_GLUE);
+	store_set(a2, CACHE_TRUST_ANSWER_AUTH);
+	ck_assert_int_eq(iter_deleg_from_cache(&env, z, LDNS_RR_CLASS_IN, now, &dp), 1);
+
+	/* The NS RRset: the same names in any order and case, any TTL, at
+	 * the cached trust or below. */
+	ck_assert(has_cached(dp, ns, CACHE_TRUST_AUTHORITY_AUTH));
+	ck_assert(has_cached(dp, ns_swapped, CACHE_TRUST_REFERRAL));
+	ck_assert(!has_cached(dp, ns, CACHE_TRUST_ANSWER_AUTH));
+	ck_assert(!has_cached(dp, ns_other, CACHE_TRUST_AUTHORITY_AUTH));
+	ck_assert(!has_cached(dp, ns_fewer, CACHE_TRUST_AUTHORITY_AUTH));
+	/* Addresses: the same set per NS name and family. */
+	ck_assert(has_cached(dp, a1, CACHE_TRUST_GLUE));
+	ck_assert(has_cached(dp, a1_swapped, CACHE_TRUST_GLUE));
+	ck_assert(!has_cached(dp, a1, CACHE_TRUST_ANSWER_NONAUTH));
+	ck_assert(!has_cached(dp, a1_other, CACHE_TRUST_GLUE));
+	ck_assert(!has_cached(dp, a1_dup, CACHE_TRUST_GLUE));
+	ck_assert(has_cached(dp, a2, CACHE_TRUST_ANSWER_AUTH));
+	ck_assert(!has_cached(dp, aaaa1, CACHE_TRUST_GLUE)); /* none was cached */
+	ck_assert(!has_cached(dp, stranger, CACHE_TRUST_GLUE));
+	/* A delegation that did not come from the cache knows nothing. */
+	ck_assert_ptr_nonnull(fresh);
+	ck_assert_int_ge(iter_deleg_add_ns(fresh, dp->ns[0].name), 0);
+	ck_assert(!has_cached(fresh, ns_fewer, CACHE_TRUST_NONE + 1));
+	ck_assert(!has_cached(NULL, ns, CACHE_TRUST_GLUE));
+
+	iter_deleg_free(fresh);
+	iter_deleg_free(dp);
+	ldns_rdf_deep_free(z);
+}
+END_TEST
+
 START_TEST(test_deleg_select)
 {
 	ldns_rdf *z = dn("example.com."), *n1 = dn("ns1.example.com.");
@@ -2345,6 +2433,7 @@ static Suite *iter_suite(void)
 	tcase_add_test(dl, test_name_helpers);
 	tcase_add_test(dl, test_dname_substitute_too_long);
 	tcase_add_test(dl, test_deleg_select);
+	tcase_add_test(dl, test_deleg_has_cached);
 	tcase_add_test(dl, test_deleg_prefers_up_servers);
 	tcase_add_test(dl, test_deleg_find);
 	suite_add_tcase(s, dl);

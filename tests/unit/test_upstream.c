@@ -28,6 +28,7 @@
 #define MAX_RES 256
 #define WAIT_MS 5000 /* guard: only reached when a test is failing */
 #define QUERY_TIMEOUT 2000 /* generous: no test waits for it to expire */
+#define STALL_MS 60        /* M_STALL: a loop iteration as long as a busy one */
 
 enum fake_mode {
 	M_ANSWER,      /* echo the question, answer A_GOOD */
@@ -39,6 +40,7 @@ enum fake_mode {
 	M_TC,          /* TC=1 with no answer */
 	M_FORMERR,     /* FORMERR (no OPT) to EDNS queries, answer others */
 	M_FORMERR_OPT, /* FORMERR with an OPT record: a real FORMERR */
+	M_STALL,       /* answer at once, then hold the loop for STALL_MS */
 };
 
 struct seen {
@@ -291,6 +293,12 @@ static void fake_udp_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
 		ck_assert_int_eq(uv_timer_start(&f->delay, delay_cb, 20, 0), 0);
 		break;
 	case M_SILENT:
+		break;
+	case M_STALL:
+		/* The reply is in the client's socket; keep the loop busy
+		 * past the client's deadline, as a burst of work would. */
+		udp_reply(h, from, p, len, &good);
+		usleep(STALL_MS * 1000);
 		break;
 	case M_WRONG_ID:
 		forged.id_xor = 0x0100;
@@ -921,6 +929,30 @@ START_TEST(silent_times_out)
 }
 END_TEST
 
+/* libuv runs timers before it polls: after a long iteration the timer of a
+ * query whose reply is already queued fires first.  That reply arrived in
+ * time and must be taken, not turned into a timeout. */
+START_TEST(reply_queued_at_deadline_taken)
+{
+	struct infra_info info;
+	struct upstream_stats st;
+
+	fake_start(&srv, AF_INET, false);
+	srv.mode = M_STALL;
+	ask(srv_addr(), STALL_MS / 3, false, &res[0]);
+	run_until(&res[0].calls, 1, WAIT_MS);
+	ck_assert_int_eq(res[0].calls, 1);
+	ck_assert_int_eq(res[0].status, UPSTREAM_OK);
+	ck_assert_uint_eq(answer_a(res[0].pkt), A_GOOD);
+	ck_assert_int_eq(srv.udp_queries, 1);
+	st = stats();
+	ck_assert_uint_eq(st.timeouts, 0);
+	ck_assert_uint_eq(st.replies, 1);
+	ck_assert_int_eq(infra_get(inf, srv_addr(), uv_now(&loop), &info), 1);
+	ck_assert_uint_eq(info.timeouts, 0);
+}
+END_TEST
+
 START_TEST(tc_falls_back_to_tcp)
 {
 	struct upstream_stats st;
@@ -1153,6 +1185,7 @@ static Suite *upstream_suite(void)
 	tcase_add_test(tc, wrong_source_ignored);
 	tcase_add_test(tc, near_miss_goes_tcp);
 	tcase_add_test(tc, silent_times_out);
+	tcase_add_test(tc, reply_queued_at_deadline_taken);
 	tcase_add_test(tc, tc_falls_back_to_tcp);
 	tcase_add_test(tc, tcp_split_reply);
 	tcase_add_test(tc, tcp_wrong_id_badreply);
