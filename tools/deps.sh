@@ -6,7 +6,7 @@ set -euo pipefail
 
 build_pkgs=(gcc meson ninja-build pkg-config libuv1-dev libldns-dev check)
 test_pkgs=(nsd knot knot-dnsutils bind9-dnsutils unbound python3 python3-dnspython
-	python3-pytest iproute2 iputils-ping dnsperf)
+	python3-pytest iproute2 iputils-ping dnsperf clang libclang-rt-14-dev)
 
 want=("${build_pkgs[@]}")
 bench_pkgs=(knot-resolver)
