@@ -230,6 +230,10 @@ def make_servers(args, mode):
 	rrset-cache-size: {cache}
 	key-cache-size: 1m
 	neg-cache-size: 1m
+	# rootwalkd and the limit line ask for 4 MiB socket buffers; so does
+	# Unbound here, or it alone would lose queries to a full buffer
+	so-rcvbuf: 4m
+	so-sndbuf: 4m
 remote-control:
 	control-enable: no
 """)
