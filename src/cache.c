@@ -1332,6 +1332,10 @@ static uint64_t cursor_next(uint64_t v, size_t nbuckets)
  * keeps the single-table guarantees above. */
 #define CURSOR_SHARD_SHIFT 48
 #define CURSOR_BUCKET_MASK ((UINT64_C(1) << CURSOR_SHARD_SHIFT) - 1)
+/* Buckets visited per taking of a shard's lock: a long walk (a lookup
+ * listing, a dump) lets the workers' hits on that shard through between
+ * runs of this many buckets instead of holding the lock for the shard. */
+#define WALK_BUCKETS_PER_LOCK 256
 
 /* Visit the live RRset and negative entries of one bucket (shard locked).
  * Returns the number visited, or -1 when the callback asked to stop. */
@@ -1369,6 +1373,7 @@ size_t cache_walk_step(struct cache *c, const ldns_rdf *below, uint64_t now_ms,
 	}
 	while (visited < budget && !cur->done) {
 		uint64_t shard = cur->pos >> CURSOR_SHARD_SHIFT, pos;
+		unsigned held = 0;
 		struct cache_shard *s;
 		long n;
 
@@ -1387,7 +1392,8 @@ size_t cache_walk_step(struct cache *c, const ldns_rdf *below, uint64_t now_ms,
 				cur->done = true;
 			else
 				visited += (size_t)n + 1; /* an empty bucket costs too */
-		} while (!cur->done && pos != 0 && visited < budget);
+		} while (!cur->done && pos != 0 && visited < budget &&
+			 ++held < WALK_BUCKETS_PER_LOCK);
 		cache_shard_unlock(s);
 		cur->pos = pos ? shard << CURSOR_SHARD_SHIFT | pos
 			       : (shard + 1) << CURSOR_SHARD_SHIFT;
