@@ -329,30 +329,31 @@ static bool follow_cached_dname(struct iter_q *q, struct frame *f,
 	return true;
 }
 
-/* Look for a cached DNAME at every proper ancestor of f->qname. */
+/* Look for a cached DNAME at every proper ancestor of f->qname.  The
+ * ancestors are views into f->qname's bytes; once a DNAME is followed,
+ * f->qname is replaced and the walk stops at once. */
 static bool cache_dname(struct iter_q *q, struct frame *f, uint64_t now_ms)
 {
-	ldns_rdf *anc = ldns_dname_left_chop(f->qname);
-	bool moved = false;
+	ldns_rdf anc, up;
 
-	while (anc && !moved) {
+	if (!iter_name_parent_view(f->qname, &anc))
+		return false;
+	for (;;) {
 		struct cache_result res;
-		ldns_rdf *up;
 
 		memset(&res, 0, sizeof(res));
-		if (cache_lookup_rrset(q->env->cache, anc, LDNS_RR_TYPE_DNAME, q->qclass,
+		if (cache_lookup_rrset(q->env->cache, &anc, LDNS_RR_TYPE_DNAME, q->qclass,
 				       CACHE_TRUST_ANSWER_NONAUTH, false, now_ms, &res) == 1) {
-			moved = follow_cached_dname(q, f, &res);
+			bool moved = follow_cached_dname(q, f, &res);
+
 			cache_result_clear(&res);
+			if (moved)
+				return true;
 		}
-		if (moved || ldns_dname_label_count(anc) == 0)
-			break;
-		up = ldns_dname_left_chop(anc);
-		ldns_rdf_deep_free(anc);
+		if (!iter_name_parent_view(&anc, &up))
+			return false;
 		anc = up;
 	}
-	ldns_rdf_deep_free(anc);
-	return moved;
 }
 
 /* Answer f from the cache if it can be.  Returns true when the frame

@@ -326,33 +326,29 @@ int iter_deleg_from_cache(const struct iter_env *env, const ldns_rdf *zone, ldns
 	return 1;
 }
 
+/* Walks up qname through views into its own bytes (no copies). */
 int iter_deleg_find(const struct iter_env *env, const ldns_rdf *qname, ldns_rr_type qtype,
 		    ldns_rr_class cls, uint64_t now_ms, struct iter_deleg **out)
 {
-	ldns_rdf *name = ldns_rdf_clone(qname);
-	int ret = 0;
+	ldns_rdf view, up;
+	const ldns_rdf *name = qname;
 
 	*out = NULL;
-	if (name && qtype == LDNS_RR_TYPE_DS && !is_root(name)) {
+	if (qtype == LDNS_RR_TYPE_DS && !is_root(name)) {
 		/* The DS RRset lives in the parent zone. */
-		ldns_rdf *up = ldns_dname_left_chop(name);
-
-		ldns_rdf_deep_free(name);
-		name = up;
+		if (!iter_name_parent_view(name, &view))
+			return 0;
+		name = &view;
 	}
-	while (name) {
+	for (;;) {
 		struct iter_deleg *dp;
-		ldns_rdf *up;
 		int r = iter_deleg_from_cache(env, name, cls, now_ms, &dp);
 
-		if (r < 0) {
-			ret = -1;
-			break;
-		}
+		if (r < 0)
+			return -1;
 		if (r == 1 && iter_deleg_usable(dp, env)) {
 			*out = dp;
-			ret = 1;
-			break;
+			return 1;
 		}
 		if (r == 1) {
 			char zb[ITER_NAME_STRLEN];
@@ -361,16 +357,11 @@ int iter_deleg_find(const struct iter_env *env, const ldns_rdf *qname, ldns_rr_t
 				   iter_name_str(name, zb, sizeof(zb)));
 			iter_deleg_free(dp);
 		}
-		if (is_root(name))
-			break;
-		up = ldns_dname_left_chop(name);
-		ldns_rdf_deep_free(name);
-		name = up;
-		if (!name)
-			ret = -1;
+		if (is_root(name) || !iter_name_parent_view(name, &up))
+			return 0;
+		view = up;
+		name = &view;
 	}
-	ldns_rdf_deep_free(name);
-	return ret;
 }
 
 bool iter_deleg_ns_in_zone(const struct iter_deleg *dp, size_t ns)

@@ -33,6 +33,11 @@
 bool iter_name_at_or_below(const ldns_rdf *name, const ldns_rdf *zone);
 /* Both names are equal (case-insensitive). */
 bool iter_name_eq(const ldns_rdf *a, const ldns_rdf *b);
+/* Point *view (a caller's struct, never freed) at the parent of name,
+ * inside name's own bytes: walking up a name costs no allocation.  The
+ * view is valid while name is.  False at the root or for a malformed
+ * name. */
+bool iter_name_parent_view(const ldns_rdf *name, ldns_rdf *view);
 /* Presentation form of a name into buf (never allocates, for logs). */
 const char *iter_name_str(const ldns_rdf *name, char *buf, size_t len);
 /* "addr" or "[addr]:port" form of a socket address, for logs. */

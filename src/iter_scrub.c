@@ -47,8 +47,16 @@ static int label_offsets(const ldns_rdf *name, size_t off[LDNS_MAX_DOMAINLEN])
 	return n;
 }
 
+static uint8_t ascii_lower(uint8_t c)
+{
+	return (c >= 'A' && c <= 'Z') ? (uint8_t)(c + 32) : c;
+}
+
 /* Compare wire-format names from the given offsets to their ends,
- * ignoring ASCII case (label lengths are < 64, so tolower leaves them). */
+ * ignoring ASCII case (label lengths are < 64, so lowering leaves them).
+ * Names the iterator compares are mostly canonical already: an exact
+ * match is checked first, and the C library's locale-aware tolower() is
+ * not used (this runs a few dozen times per reply). */
 static bool wire_tail_eq(const ldns_rdf *a, size_t aoff, const ldns_rdf *b, size_t boff)
 {
 	size_t alen = ldns_rdf_size(a) - aoff, blen = ldns_rdf_size(b) - boff;
@@ -56,8 +64,10 @@ static bool wire_tail_eq(const ldns_rdf *a, size_t aoff, const ldns_rdf *b, size
 
 	if (alen != blen)
 		return false;
+	if (memcmp(ad, bd, alen) == 0)
+		return true;
 	for (size_t i = 0; i < alen; i++)
-		if (tolower(ad[i]) != tolower(bd[i]))
+		if (ascii_lower(ad[i]) != ascii_lower(bd[i]))
 			return false;
 	return true;
 }
@@ -88,6 +98,24 @@ bool iter_name_eq(const ldns_rdf *a, const ldns_rdf *b)
 	if (!is_dname(a) || !is_dname(b))
 		return false;
 	return wire_tail_eq(a, 0, b, 0);
+}
+
+bool iter_name_parent_view(const ldns_rdf *name, ldns_rdf *view)
+{
+	const uint8_t *d;
+	size_t len, skip;
+
+	if (!is_dname(name))
+		return false;
+	d = ldns_rdf_data(name);
+	len = ldns_rdf_size(name);
+	skip = (size_t)d[0] + 1;
+	if (d[0] == 0 || d[0] > LDNS_MAX_LABELLEN || skip >= len)
+		return false;
+	ldns_rdf_set_type(view, LDNS_RDF_TYPE_DNAME);
+	ldns_rdf_set_size(view, len - skip);
+	ldns_rdf_set_data(view, (void *)(d + skip));
+	return true;
 }
 
 const char *iter_name_str(const ldns_rdf *name, char *buf, size_t len)

@@ -2090,6 +2090,24 @@ START_TEST(test_name_helpers)
 	ck_assert_ptr_null(iter_dname_substitute(d, other));
 	ldns_rr_free(d);
 
+	/* Walking up without copies: views into the name's own bytes. */
+	{
+		ldns_rdf v1, v2, v3, v4;
+
+		ck_assert(iter_name_parent_view(a, &v1));
+		ck_assert(iter_name_eq(&v1, z));
+		ck_assert(ldns_rdf_data(&v1) == ldns_rdf_data(a) + 4);
+		ck_assert(iter_name_parent_view(&v1, &v2));
+		ck_assert(name_is(&v2, "com."));
+		ck_assert(iter_name_parent_view(&v2, &v3));
+		ck_assert(iter_name_eq(&v3, r));
+		ck_assert(!iter_name_parent_view(&v3, &v4));
+		ck_assert(!iter_name_parent_view(r, &v4));
+		ck_assert(!iter_name_parent_view(NULL, &v4));
+		ck_assert(iter_name_eq(a, a) && iter_name_eq(z, &v1));
+		ck_assert(!iter_name_eq(other, &v1));
+	}
+
 	/* Escapes for odd octets. */
 	n = dn("a\\.b\\032c.example.");
 	ck_assert_str_eq(iter_name_str(n, buf, sizeof(buf)), "a\\.b\\032c.example.");
