@@ -43,11 +43,15 @@ def udp_with_retries(q, res, timeout=TIMEOUT):
     deadline = time.monotonic() + timeout
     while True:
         left = deadline - time.monotonic()
+        if left <= 0:
+            raise dns.exception.Timeout(timeout=timeout)
         try:
             return dns.query.udp(q, res.addr, port=res.port, timeout=min(RETRY, left))
-        except dns.exception.Timeout:
+        except (dns.exception.Timeout, BlockingIOError):
+            # dnspython raises BlockingIOError instead of Timeout when the
+            # time left runs out inside its receive
             if left <= RETRY:
-                raise
+                raise dns.exception.Timeout(timeout=timeout)
 
 
 def rr_lines(section):
