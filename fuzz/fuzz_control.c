@@ -31,7 +31,8 @@
  * and stop are present.  Invariants (docs/CONTROL.md): a failed request
  * has a non-empty error message; no body line is exactly "ok" or begins
  * with "error: "; body lines hold no control bytes but tab; with JSON
- * output every body line is one complete JSON object. */
+ * output every body line is one complete JSON object; "cache load" fails
+ * only for a reason that concerns the whole file. */
 #include <sys/mman.h>
 
 #include "../src/control.c"
@@ -308,6 +309,27 @@ FUZZ_ORACLE static void check_body(const struct ctl_buf *b, bool json, const cha
 	}
 }
 
+/* "cache load" loses only the entries it cannot read (docs/CONTROL.md):
+ * whatever the file holds, it fails only for what concerns the whole file
+ * (the header's version or form, a read error, no memory), and an answer
+ * reports the skipped count. */
+FUZZ_ORACLE static void check_load_verdict(int rc, const char *err, const struct ctl_buf *out)
+{
+	static const char *const whole_file[] = {
+		"dump version ", "bad ;!rootwalk-dump header", "read error", "out of memory",
+	};
+
+	if (rc == 0) {
+		FUZZ_CHECK(out->oom || (out->data && memmem(out->data, out->len, "skipped", 7)),
+			   "load answer without its skipped count");
+		return;
+	}
+	for (size_t i = 0; i < sizeof(whole_file) / sizeof(whole_file[0]); i++)
+		if (strstr(err, whole_file[i]))
+			return;
+	FUZZ_CHECK(0, "cache load failed over one entry: %s", err);
+}
+
 /* The words as tokenize() will see them, to spot "cache load PATH". */
 FUZZ_ORACLE static bool is_cache_load(const char *line, bool *json)
 {
@@ -371,6 +393,8 @@ static void run_request(struct control *c, char *line, size_t len)
 	}
 	FUZZ_CHECK(rc == 0 || rc == -1, "dispatch returned %d", rc);
 	FUZZ_CHECK(rc == 0 || r.err[0], "error without a message for '%s'", shown);
+	if (line == rewritten)
+		check_load_verdict(rc, r.err, &out);
 	if (rc < 0) {
 		/* the status line as conn_answer() writes it: one clean line */
 		struct ctl_buf st = { 0 };

@@ -29,9 +29,15 @@
 #include "control_int.h"
 #include "log.h"
 
-#define CTL_DUMP_STEP_UNITS 128           /* entries (or empty buckets) per step */
-#define CTL_DUMP_STEP_BYTES (64u * 1024u)  /* text per step, give or take an entry */
-#define CTL_DUMP_SUBSTEP 16
+/* One dump step (one loop iteration) ends after the first of these.  Its
+ * cost is the records it formats (~38k instructions each with the
+ * read-back check, callgrind), so that is the main bound: 32 records are
+ * about 1.2M instructions, well under a millisecond of CPU.  Empty buckets
+ * cost a few instructions each. */
+#define CTL_DUMP_STEP_RRS 32
+#define CTL_DUMP_STEP_UNITS 256            /* entries and empty buckets */
+#define CTL_DUMP_STEP_BYTES (16u * 1024u)
+#define CTL_DUMP_SUBSTEP 4                 /* units per cache_walk_step() call */
 #define CTL_LOAD_LINES 512
 #define CTL_LOAD_MAX_LINE (1u << 20)
 #define CTL_DUMP_VERSION 2  /* 2: no count in the header, ";!end entries=N" */
@@ -474,10 +480,12 @@ int control_cmd_flush_infra(struct ctl_req *r)
  * each entry as the walk visits it: no copy of the cache is made, and one
  * step (one loop iteration; control.c runs a job's steps from an idle
  * handle and pauses them while the client has more than CTL_QUEUE_HIGH
- * unread) formats at most about CTL_DUMP_STEP_UNITS entries or
- * CTL_DUMP_STEP_BYTES of text.  The walk is re-entered in sub-steps of
- * CTL_DUMP_SUBSTEP units so that one step stops soon after the byte bound
- * too.  Every step uses the clock of the moment the dump started, so each
+ * unread) formats about CTL_DUMP_STEP_RRS records, CTL_DUMP_STEP_UNITS
+ * walk units or CTL_DUMP_STEP_BYTES of text, whichever comes first.  The
+ * walk is re-entered in sub-steps of CTL_DUMP_SUBSTEP units, so a step
+ * overshoots its bounds by a few entries at most (one big RRset can still
+ * make a step longer: an entry is never split).  Every step uses the
+ * clock of the moment the dump started, so each
  * TTL is the one left at the header's `time`, whichever step wrote it,
  * and "cache load" ages them all alike. */
 struct dump_job {
@@ -487,6 +495,7 @@ struct dump_job {
 	uint64_t start_ms;         /* the cache clock at `time` */
 	int64_t time;              /* wall clock, Unix seconds */
 	size_t entries;            /* written so far */
+	size_t step_rrs;           /* records formatted in this step */
 	bool json, header_sent;
 	struct ctl_buf *out;       /* the step's output, for the callback */
 };
@@ -505,29 +514,36 @@ static void put_rrs_text(struct ctl_buf *b, const ldns_rr_list *l)
 	}
 }
 
-/* Trust names are words ("answer-auth"); load also takes the number. */
-static void dump_text_entry(struct ctl_buf *b, const struct cache_entry_view *v)
+/* ";!negative nxdomain|nodata OWNER CLASS TYPE|-" and ";!soa SOA". */
+static void dump_text_negative(struct ctl_buf *b, const struct cache_entry_view *v)
 {
 	char *owner = control_name_str(v->owner), *type = control_type_str(v->type);
-	char *cls = ldns_rr_class2str(v->cls), *soa = v->soa ? control_rr_str(v->soa) : NULL;
+	char *cls = ldns_rr_class2str(v->cls), *soa = control_rr_str(v->soa);
 
-	if (!owner || !type || !cls || (v->negative && !soa)) {
+	if (!owner || !type || !cls || !soa)
 		b->oom = true;
-	} else if (v->negative) {
+	else
 		control_buf_printf(b, ";!negative %s %s %s %s\n;!soa %s\n",
 				   v->nxdomain ? "nxdomain" : "nodata", owner, cls,
 				   v->nxdomain ? "-" : type, soa);
-	} else {
-		control_buf_printf(b, ";!rrset trust=%s rrs=%zu sigs=%zu\n",
-				   cache_trust_str(v->trust), ldns_rr_list_rr_count(v->rrset),
-				   v->rrsigs ? ldns_rr_list_rr_count(v->rrsigs) : 0);
-		put_rrs_text(b, v->rrset);
-		put_rrs_text(b, v->rrsigs);
-	}
 	free(owner);
 	free(type);
 	free(cls);
 	free(soa);
+}
+
+/* Trust names are words ("answer-auth"); load also takes the number. */
+static void dump_text_entry(struct ctl_buf *b, const struct cache_entry_view *v)
+{
+	if (v->negative) {
+		dump_text_negative(b, v);
+		return;
+	}
+	control_buf_printf(b, ";!rrset trust=%s rrs=%zu sigs=%zu\n", cache_trust_str(v->trust),
+			   ldns_rr_list_rr_count(v->rrset),
+			   v->rrsigs ? ldns_rr_list_rr_count(v->rrsigs) : 0);
+	put_rrs_text(b, v->rrset);
+	put_rrs_text(b, v->rrsigs);
 }
 
 /* The walk's callback: one entry, formatted into the step's output.  It
@@ -546,6 +562,8 @@ static int dump_entry_cb(void *ud, const struct cache_entry_view *v)
 		dump_text_entry(j->out, v);
 	}
 	j->entries++;
+	j->step_rrs += v->negative ? 1 : ldns_rr_list_rr_count(v->rrset) +
+		       (v->rrsigs ? ldns_rr_list_rr_count(v->rrsigs) : 0);
 	return j->out->oom;  /* stop: the step reports it */
 }
 
@@ -582,7 +600,9 @@ static int dump_step(struct ctl_job *job, struct ctl_buf *out, char *err, size_t
 		j->header_sent = true;
 	}
 	j->out = out;
-	while (!j->cur.done && units < CTL_DUMP_STEP_UNITS && out->len < CTL_DUMP_STEP_BYTES)
+	j->step_rrs = 0;
+	while (!j->cur.done && units < CTL_DUMP_STEP_UNITS && j->step_rrs < CTL_DUMP_STEP_RRS &&
+	       out->len < CTL_DUMP_STEP_BYTES)
 		units += cache_walk_step(j->ctl->env.cache, NULL, j->start_ms, &j->cur,
 					 CTL_DUMP_SUBSTEP, dump_entry_cb, j);
 	j->out = NULL;
