@@ -76,6 +76,7 @@ struct config {
 	uint32_t max_glueless_per_referral; /* max-glueless-ns (4) */
 	uint32_t max_upstream_queries;   /* max-upstream-queries (64) */
 	uint32_t max_subquery_depth;     /* max-subquery-depth (4) */
+	uint32_t max_target_nx;          /* max-target-nx (5) */
 
 	/* cache */
 	uint64_t cache_size;             /* cache-size in bytes (64M) */

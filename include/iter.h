@@ -35,6 +35,11 @@ struct iter_limits {
 	uint32_t max_glueless_per_referral; /* NS names resolved per delegation */
 	uint32_t max_upstream_queries; /* total sends for one client query */
 	uint32_t max_subquery_depth;   /* nesting of NS-address sub-resolutions */
+	/* NS-name lookups that found no address (NXDOMAIN, NODATA, failure)
+	 * before no new glue-less lookup is started for this client query
+	 * (Unbound's MAX_TARGET_NX; bounds nested NXNSAttack fan-out).
+	 * 0: no such cap. */
+	uint32_t max_target_nx;
 };
 
 /* What the iterator reads and writes; owned by the caller (one per loop). */

@@ -118,6 +118,7 @@ static const struct key_def keys[] = {
 	KEY_U32("max-glueless-ns", max_glueless_per_referral, 1, 64),
 	KEY_U32("max-upstream-queries", max_upstream_queries, 1, 10000),
 	KEY_U32("max-subquery-depth", max_subquery_depth, 1, 32),
+	KEY_U32("max-target-nx", max_target_nx, 1, 1000),
 	/* cache */
 	KEY_SIZE("cache-size", cache_size, 1024, UINT64_C(1) << 40),
 	KEY_U32("cache-max-ttl", cache_max_ttl, 1, TTL_MAX),
@@ -874,6 +875,7 @@ void config_init(struct config *cfg)
 	cfg->max_glueless_per_referral = 4;
 	cfg->max_upstream_queries = 64;
 	cfg->max_subquery_depth = 4;
+	cfg->max_target_nx = 5;
 
 	cfg->cache_size = UINT64_C(64) << 20;
 	cfg->cache_max_ttl = 86400;

@@ -82,6 +82,7 @@ struct iter_q {
 	struct frame *top;
 	uint32_t nsaddr_depth;   /* FRAME_NSADDR frames on the stack */
 	uint32_t sent;           /* upstream queries */
+	uint32_t target_nx;      /* NS-name lookups that ended without an address */
 	bool prime_done;         /* priming was attempted for this query */
 	bool prefetch_due;       /* a cached answer RRset is in its last 10% of TTL */
 	bool refresh;            /* skip the cache for the client question once */
@@ -540,6 +541,15 @@ static bool name_in_stack(const struct iter_q *q, const ldns_rdf *name)
 	return false;
 }
 
+/* Has this client query seen enough NS names without an address?  A
+ * referral full of names that do not exist (NXNSAttack) makes every lookup
+ * a query to the victim zone, and nested referrals multiply the per-
+ * delegation limit; this one cap holds for the whole client query. */
+static bool target_nx_reached(const struct iter_q *q)
+{
+	return q->env->lim.max_target_nx && q->target_nx >= q->env->lim.max_target_nx;
+}
+
 /* Start a sub-resolution for the next glue-less NS name, within the
  * per-delegation and nesting limits.  Returns 1 when one was pushed, 0
  * when none may be, -1 on allocation failure. */
@@ -559,6 +569,12 @@ static int start_glueless(struct iter_q *q, struct frame *f)
 				   iter_name_str(dp->zone, zb, sizeof(zb)),
 				   iter_name_str(dp->ns[i].name, nb, sizeof(nb)),
 				   env->lim.max_subquery_depth);
+			return 0;
+		}
+		if (target_nx_reached(q)) {
+			log_detail("zone %s: not resolving NS %s: %u NS-name lookups found no address (max-target-nx)",
+				   iter_name_str(dp->zone, zb, sizeof(zb)),
+				   iter_name_str(dp->ns[i].name, nb, sizeof(nb)), q->target_nx);
 			return 0;
 		}
 		if (dp->glueless_started >= env->lim.max_glueless_per_referral) {
@@ -603,6 +619,10 @@ static void fail_exhausted(struct iter_q *q, struct frame *f)
 	if (any)
 		frame_fail(q, f, "all servers for %s failed",
 			   iter_name_str(f->dp->zone, zb, sizeof(zb)));
+	else if (target_nx_reached(q))
+		frame_fail(q, f, "no usable server address for %s: %u NS-name lookups found no address (max-target-nx %u)",
+			   iter_name_str(f->dp->zone, zb, sizeof(zb)), q->target_nx,
+			   q->env->lim.max_target_nx);
 	else
 		frame_fail(q, f, "no usable server address for %s",
 			   iter_name_str(f->dp->zone, zb, sizeof(zb)));
@@ -997,7 +1017,9 @@ static enum step finish_nsaddr(struct iter_q *q, struct frame *f)
 		if (iter_deleg_add_addr_for(p->dp, f->parent_ns, ldns_rr_list_rr(f->answer, i)) < 0)
 			break;
 	found = iter_deleg_ns_usable_addrs(p->dp, f->parent_ns, q->env);
-	if (found == 0 && f->qtype == LDNS_RR_TYPE_A && q->env->do_ip6) {
+	if (found == 0)
+		q->target_nx++;
+	if (found == 0 && f->qtype == LDNS_RR_TYPE_A && q->env->do_ip6 && !target_nx_reached(q)) {
 		ldns_rdf *n = ldns_rdf_clone(f->start_name);
 
 		if (n) {

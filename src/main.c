@@ -213,6 +213,7 @@ static void worker_env_from(struct daemon *d)
 	env->lim.max_glueless_per_referral = cfg->max_glueless_per_referral;
 	env->lim.max_upstream_queries = cfg->max_upstream_queries;
 	env->lim.max_subquery_depth = cfg->max_subquery_depth;
+	env->lim.max_target_nx = cfg->max_target_nx;
 	env->do_ip4 = cfg->do_ip4;
 	/* Raw mode is IPv4 only: the stack has one IPv4 address. */
 	env->do_ip6 = cfg->mode != CFG_MODE_RAW && cfg->do_ip6 && host_has_global_ipv6();

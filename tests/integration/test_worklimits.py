@@ -46,7 +46,7 @@ def documented_defaults():
     """The work limits as conf/rootwalkd.conf documents their defaults."""
     text = open(os.path.join(REPO, "conf", "rootwalkd.conf")).read()
     keys = ("max-referrals", "max-cname-chain", "max-glueless-ns",
-            "max-upstream-queries", "max-subquery-depth", "query-timeout")
+            "max-upstream-queries", "max-subquery-depth", "max-target-nx", "query-timeout")
     out = {}
     for k in keys:
         m = re.search(rf"^\s*#\s*{k}:\s*(\d+)\s*$", text, re.M)
@@ -302,28 +302,38 @@ def test_nxns_fanout_is_bounded(hier_info, fresh_resolver, name):
 
 def test_nxns_nested_fanout_is_bounded(hier_info, fresh_resolver):
     """NS names that are themselves under fan-out delegations: every level
-    multiplies by max-glueless-ns, until max-subquery-depth and
-    max-upstream-queries stop it."""
+    would multiply by max-glueless-ns (4 * 4 = 16 victim queries before
+    max-target-nx).  Every victim query is the one query of an NS-name
+    lookup that comes back NXDOMAIN, lookups run one at a time, and none
+    starts once max-target-nx of them found no address: the victim sees
+    at most max-target-nx queries for the client query."""
     case = work_case(hier_info, "nxns_nest")
     lim = limits()
     run = measure(hier_info, fresh_resolver, case)
     check_bounded(run, lim)
     check_case(run.reply, case)
-    assert 0 < run.at("victim") <= lim["max-glueless-ns"] ** 2, run.per_server
+    print(f"nxns_nest: victim {run.at('victim')} queries, bound max-target-nx "
+          f"{lim['max-target-nx']}")
+    assert 0 < run.at("victim") <= lim["max-target-nx"], run.per_server
+    assert re.search(r"max-target-nx", run.log), run.log[-3000:]
     compare_unbound(hier_info, fresh_resolver, case)
 
 
 def test_nxns_three_levels_hit_the_query_budget(hier_info, fresh_resolver):
     """Three levels of nested fan-out would cost 1 + 5 * (1 + 4 * (1 + 4))
-    queries: max-upstream-queries is what stops it.  The victim's share of
-    that budget is the worst NXNS amplification at the default limits."""
+    queries; before max-target-nx, max-upstream-queries stopped it with 44
+    of its 64 queries at the victim.  Now max-target-nx stops it first: the
+    victim sees at most max-target-nx queries (one per NXDOMAIN lookup, as
+    in the two-level case) and the whole question stays under the budget."""
     case = work_case(hier_info, "nxns_nest3")
     lim = limits()
     run = measure(hier_info, fresh_resolver, case)
     check_bounded(run, lim)
-    check_servfail(run, rf"upstream query limit {lim['max-upstream-queries']} reached")
-    assert run.ctl_sent == lim["max-upstream-queries"]
-    assert 0 < run.at("victim") < lim["max-upstream-queries"], run.per_server
+    check_servfail(run, r"max-target-nx")
+    print(f"nxns_nest3: victim {run.at('victim')} queries, bound max-target-nx "
+          f"{lim['max-target-nx']}; {run.ctl_sent} upstream in all")
+    assert run.ctl_sent < lim["max-upstream-queries"]
+    assert 0 < run.at("victim") <= lim["max-target-nx"], run.per_server
     compare_unbound(hier_info, fresh_resolver, case)
 
 
@@ -348,6 +358,14 @@ def test_nxns_lower_limits_lower_the_work(hier_info, fresh_resolver):
     check_case(run.reply, nest)
     assert run.at("victim") == 0, run.per_server
     assert re.search(r"nesting limit 1", run.log)
+
+    lim = limits(max_target_nx=1)
+    run = measure(hier_info, fresh_resolver, nest, extra=config_lines(max_target_nx=1),
+                  label="nxns_nest max-target-nx 1")
+    check_bounded(run, lim)
+    check_case(run.reply, nest)
+    assert run.at("victim") == 1, run.per_server
+    assert re.search(r"max-target-nx", run.log)
 
 
 def test_nxns_victim_load_per_client_query(hier_info, fresh_resolver):

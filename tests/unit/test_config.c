@@ -172,6 +172,7 @@ static void assert_same_settings(const struct config *a, const struct config *b)
 	ck_assert_uint_eq(a->max_glueless_per_referral, b->max_glueless_per_referral);
 	ck_assert_uint_eq(a->max_upstream_queries, b->max_upstream_queries);
 	ck_assert_uint_eq(a->max_subquery_depth, b->max_subquery_depth);
+	ck_assert_uint_eq(a->max_target_nx, b->max_target_nx);
 	ck_assert_uint_eq(a->cache_size, b->cache_size);
 	ck_assert_uint_eq(a->cache_max_ttl, b->cache_max_ttl);
 	ck_assert_uint_eq(a->cache_min_ttl, b->cache_min_ttl);
@@ -219,6 +220,7 @@ static const struct {
 	{ "max-glueless-ns", "2" },
 	{ "max-upstream-queries", "50" },
 	{ "max-subquery-depth", "3" },
+	{ "max-target-nx", "7" },
 	{ "cache-size", "128m" },
 	{ "cache-max-ttl", "3600" },
 	{ "cache-min-ttl", "60" },
@@ -243,7 +245,7 @@ static const char *const all_keys[] = {
 	"workers", "query-timeout", "outgoing-tcp-timeout", "max-tcp-clients",
 	"tcp-idle-timeout", "max-udp-size", "max-queries-in-flight", "edns-buffer-size",
 	"do-ip4", "do-ip6", "use-caps-for-id", "max-referrals", "max-cname-chain",
-	"max-glueless-ns", "max-upstream-queries", "max-subquery-depth", "cache-size",
+	"max-glueless-ns", "max-upstream-queries", "max-subquery-depth", "max-target-nx", "cache-size",
 	"cache-max-ttl", "cache-min-ttl", "cache-max-negative-ttl", "serve-expired",
 	"serve-expired-window", "serve-expired-client-timeout", "prefetch", "infra-cache-size", "control-socket",
 	"control-group", "mode", "raw-interface", "raw-address", "raw-gateway",
@@ -275,6 +277,7 @@ START_TEST(test_defaults)
 	ck_assert_uint_eq(cfg.max_glueless_per_referral, 4);
 	ck_assert_uint_eq(cfg.max_upstream_queries, 64);
 	ck_assert_uint_eq(cfg.max_subquery_depth, 4);
+	ck_assert_uint_eq(cfg.max_target_nx, 5);
 	ck_assert_uint_eq(cfg.cache_size, 64u << 20);
 	ck_assert_uint_eq(cfg.cache_max_ttl, 86400);
 	ck_assert_uint_eq(cfg.cache_min_ttl, 0);
@@ -392,6 +395,7 @@ START_TEST(test_every_key_parses)
 	ck_assert_uint_eq(cfg.max_glueless_per_referral, 2);
 	ck_assert_uint_eq(cfg.max_upstream_queries, 50);
 	ck_assert_uint_eq(cfg.max_subquery_depth, 3);
+	ck_assert_uint_eq(cfg.max_target_nx, 7);
 	ck_assert_uint_eq(cfg.cache_size, 128u << 20);
 	ck_assert_uint_eq(cfg.cache_max_ttl, 3600);
 	ck_assert_uint_eq(cfg.cache_min_ttl, 60);
@@ -762,6 +766,9 @@ static const struct {
 	{ "max-upstream-queries: 10001", false },
 	{ "max-subquery-depth: 32", true },
 	{ "max-subquery-depth: 33", false },
+	{ "max-target-nx: 0", false },
+	{ "max-target-nx: 1000", true },
+	{ "max-target-nx: 1001", false },
 	{ "cache-max-ttl: 0", false },
 	{ "cache-max-ttl: 2147483647", true },
 	{ "cache-max-ttl: 2147483648", false },

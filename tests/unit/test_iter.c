@@ -452,6 +452,7 @@ static void setup(void)
 	env.lim.max_glueless_per_referral = 5;
 	env.lim.max_upstream_queries = 64;
 	env.lim.max_subquery_depth = 3;
+	env.lim.max_target_nx = 5;
 	env.do_ip4 = true;
 	env.do_ip6 = false;
 	now = 1000000;
@@ -1293,6 +1294,30 @@ START_TEST(test_nxns_bounded)
 	ck_assert_uint_ge(hits("127.0.13.1"), 1);
 	/* prime, root, com, then root+net for sink.net and the lookups. */
 	ck_assert_uint_le(iter_upstream_count(q), 5 + env.lim.max_glueless_per_referral);
+	iter_free(q);
+}
+END_TEST
+
+/* max-target-nx: once that many NS names came back without an address,
+ * no further glue-less name is looked up for the client query, below the
+ * per-delegation limit too; the failure says why. */
+START_TEST(test_nxns_target_nx_cap)
+{
+	struct iter_q *q;
+
+	env.lim.max_target_nx = 2;
+	q = resolve("www.nxns.com.", LDNS_RR_TYPE_A);
+	ck_assert_int_eq(iter_rcode(q), LDNS_RCODE_SERVFAIL);
+	ck_assert_uint_eq(hits("127.0.13.1"), 2);
+	ck_assert_ptr_nonnull(strstr(iter_failure_reason(q), "max-target-nx 2"));
+	iter_free(q);
+
+	/* The same question again: the names' cached NXDOMAINs count too,
+	 * so the victim is not asked about further names. */
+	q = resolve("www.nxns.com.", LDNS_RR_TYPE_A);
+	ck_assert_int_eq(iter_rcode(q), LDNS_RCODE_SERVFAIL);
+	ck_assert_uint_eq(hits("127.0.13.1"), 2);
+	ck_assert_ptr_nonnull(strstr(iter_failure_reason(q), "max-target-nx 2"));
 	iter_free(q);
 }
 END_TEST
@@ -2419,6 +2444,7 @@ static Suite *iter_suite(void)
 	tcase_add_test(res, test_out_of_bailiwick_glue);
 	tcase_add_test(res, test_dname);
 	tcase_add_test(res, test_nxns_bounded);
+	tcase_add_test(res, test_nxns_target_nx_cap);
 	tcase_add_test(res, test_in_zone_ns_without_glue);
 	tcase_add_test(res, test_upstream_limit);
 	tcase_add_test(res, test_subquery_depth_zero);
