@@ -1750,7 +1750,7 @@ START_TEST(stats_prometheus_well_formed)
 	ASSERT_OK(a);
 	copy = strdup(a);
 	for (line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		char name[96], le[112];
+		char name[100], le[112];
 		uint64_t v;
 		size_t n;
 
