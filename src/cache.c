@@ -36,7 +36,7 @@
  *
  * Threads (workers share one cache): the cache is split into shards by
  * the key hash's top byte, each a table + CLOCK ring + budget share +
- * counters behind its own mutex (cache_int.h has the rules).  A lookup or
+ * counters behind its own lock (cache_int.h has the rules).  A lookup or
  * a store of one key locks one shard; what spans keys (the RFC 8020
  * ancestor walk, dropping answers and NXDOMAINs a store contradicts,
  * flushes, walks, stats) visits shards one after the other, never holding
@@ -50,10 +50,13 @@
 #include "cache_int.h"
 #include "log.h"
 
+#include <linux/futex.h>
 #include <malloc.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #define NAME_WIRE_MAX CACHE_NAME_WIRE_MAX
 #define LABELS_MAX 128
@@ -507,19 +510,40 @@ static unsigned shards_for(size_t max_bytes)
 	return n;
 }
 
-static int mutex_init_adaptive(pthread_mutex_t *m)
-{
-	pthread_mutexattr_t a;
-	int rc;
+/* ---- the shard lock's slow path (cache_int.h) -------------------------- */
 
-	if (pthread_mutexattr_init(&a) != 0)
-		return -1;
-	/* spin a little before sleeping: critical sections here are short */
-	rc = pthread_mutexattr_settype(&a, PTHREAD_MUTEX_ADAPTIVE_NP);
-	if (rc == 0)
-		rc = pthread_mutex_init(m, &a);
-	pthread_mutexattr_destroy(&a);
-	return rc == 0 ? 0 : -1;
+#define SHARD_LOCK_SPINS 100   /* a hit holds a shard for well under 1 us */
+
+static long futex(atomic_int *addr, int op, int val)
+{
+	return syscall(SYS_futex, (int *)addr, op, val, NULL, NULL, 0);
+}
+
+/* The lock was not free: spin a little (the holder is most likely on the
+ * other core, about to let go), then mark it contended (2) and sleep
+ * until the holder's unlock wakes us.  Whoever takes it here takes it as
+ * 2, which may cost one needless wake later, never a lost one. */
+void cache_shard_lock_wait(atomic_int *lock)
+{
+	int c;
+
+	for (int i = 0; i < SHARD_LOCK_SPINS; i++) {
+		c = 0;
+		if (atomic_load_explicit(lock, memory_order_relaxed) == 0 &&
+		    atomic_compare_exchange_weak_explicit(lock, &c, 1, memory_order_acquire,
+							  memory_order_relaxed))
+			return;
+#if defined(__x86_64__) || defined(__i386__)
+		__builtin_ia32_pause();
+#endif
+	}
+	while ((c = atomic_exchange_explicit(lock, 2, memory_order_acquire)) != 0)
+		futex(lock, FUTEX_WAIT_PRIVATE, 2); /* EAGAIN/EINTR: look again */
+}
+
+void cache_shard_lock_wake(atomic_int *lock)
+{
+	futex(lock, FUTEX_WAKE_PRIVATE, 1);
 }
 
 static int shard_init(struct cache_shard *s, size_t max_bytes)
@@ -528,10 +552,7 @@ static int shard_init(struct cache_shard *s, size_t max_bytes)
 	s->table = calloc(TABLE_MIN_BUCKETS, sizeof(*s->table));
 	if (!s->table)
 		return -1;
-	if (mutex_init_adaptive(&s->lock) != 0) {
-		free(s->table);
-		return -1;
-	}
+	atomic_init(&s->lock, 0);
 	s->nbuckets = TABLE_MIN_BUCKETS;
 	s->table_bytes = malloc_usable_size(s->table);
 	s->max_bytes = max_bytes;
@@ -548,7 +569,6 @@ static void shard_destroy(struct cache *c, struct cache_shard *s)
 {
 	shard_free_entries(c, s);
 	free(s->table);
-	pthread_mutex_destroy(&s->lock);
 }
 
 static struct cache_policy_node *policy_node(const struct cache_policy *policy)
@@ -579,7 +599,7 @@ struct cache *cache_new(size_t max_bytes, const struct cache_policy *policy)
 	if (!c || !p)
 		goto fail_early;
 	c->shards = aligned_alloc(64, n * sizeof(*c->shards));
-	if (!c->shards || mutex_init_adaptive(&c->admin) != 0)
+	if (!c->shards || pthread_mutex_init(&c->admin, NULL) != 0)
 		goto fail_early;
 	for (; i < n; i++)
 		if (shard_init(&c->shards[i], max_bytes / n) != 0)
