@@ -221,7 +221,15 @@ static uint16_t query_policy(const struct msg_query *q)
 enum msg_verdict msg_parse_query(const uint8_t *pkt, size_t len, struct msg_query *q,
 				 uint16_t *rcode)
 {
-	memset(q, 0, sizeof(*q));
+	/* every field but the qname buffer (qname_len says how much of it
+	 * holds the name): zeroing all 270 bytes was a sixth of the parse */
+	q->id = 0;
+	q->flags = 0;
+	q->qname_len = 0;
+	q->qtype = 0;
+	q->qclass = 0;
+	q->rd = q->cd = q->edns = q->do_bit = false;
+	q->edns_version = 0;
 	q->edns_udp_size = EDNS_MIN_UDP;
 	*rcode = LDNS_RCODE_NOERROR;
 	if (len < HDR_LEN)
@@ -252,7 +260,8 @@ enum msg_verdict msg_parse_query(const uint8_t *pkt, size_t len, struct msg_quer
 
 	if (rd16(pkt + 6) != 0 || rd16(pkt + 8) != 0)
 		goto error;
-	code = parse_additional(pkt, len, off, rd16(pkt + 10), q);
+	/* most queries carry no additional record (no EDNS) */
+	code = rd16(pkt + 10) ? parse_additional(pkt, len, off, rd16(pkt + 10), q) : 0;
 	if (code)
 		goto error;
 	if (q->edns && q->edns_version > 0) {
