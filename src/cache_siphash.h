@@ -88,8 +88,13 @@ static inline uint64_t siphash13(const struct siphash_key *key, uint64_t prefix,
 	siphash_block(&s, prefix);
 	for (const uint8_t *end = p + (len - tail); p < end; p += 8)
 		siphash_block(&s, siphash_le64(p));
-	for (size_t i = 0; i < tail; i++)
-		last |= (uint64_t)p[i] << (8 * i);
+	/* The tail (0-7 bytes): past 8 bytes of input, one load of the last
+	 * eight, shifted, instead of a byte loop (a fifth of the hash). */
+	if (tail && len >= 8)
+		last |= siphash_le64(p + tail - 8) >> (64 - 8 * tail);
+	else
+		for (size_t i = 0; i < tail; i++)
+			last |= (uint64_t)p[i] << (8 * i);
 	siphash_block(&s, last);
 	s.v2 ^= 0xff;
 	siphash_round(&s);
