@@ -47,6 +47,24 @@ bool infra_is_down(struct infra *inf, const struct sockaddr *addr, uint64_t now_
 void infra_note_rtt(struct infra *inf, const struct sockaddr *addr, uint32_t rtt_ms, uint64_t now_ms);
 void infra_note_timeout(struct infra *inf, const struct sockaddr *addr, uint64_t now_ms);
 
+/* Blocked ("dead"): no reply for INFRA_BLOCK_SILENCE_MS over at least
+ * INFRA_BLOCK_TIMEOUTS timeouts in a row, and no probe due: do not ask it,
+ * fail fast (Unbound's blocked servers in infra_get_lame_rtt). */
+bool infra_is_blocked(struct infra *inf, const struct sockaddr *addr, uint64_t now_ms);
+/* Call right before sending to addr.  False if it is blocked; true if not,
+ * or if it is blocked but its probe is due, which this call then takes: one
+ * query per server per probe interval (min(RTO, INFRA_PROBE_INTERVAL_MS))
+ * goes through, so a server that comes back is noticed quickly. */
+bool infra_claim_query(struct infra *inf, const struct sockaddr *addr, uint64_t now_ms);
+/* Blocked, whether or not its probe is due: the evidence alone.  A query
+ * that already probed it need not try it again. */
+bool infra_is_silent(struct infra *inf, const struct sockaddr *addr, uint64_t now_ms);
+/* 8 timeouts in a row over 1 s: a server losing a third of its queries
+ * does that about once in 6500 queries; a dead one under load in 1 s. */
+#define INFRA_BLOCK_TIMEOUTS 8u
+#define INFRA_BLOCK_SILENCE_MS 1000u
+#define INFRA_PROBE_INTERVAL_MS 1000u
+
 /* Lameness is per (server, zone). */
 void infra_note_lame(struct infra *inf, const struct sockaddr *addr, const ldns_rdf *zone, uint64_t now_ms);
 bool infra_is_lame(struct infra *inf, const struct sockaddr *addr, const ldns_rdf *zone, uint64_t now_ms);

@@ -53,6 +53,8 @@ struct ientry {
 	uint64_t expiry_ms;          /* RTT state and flags are forgotten then */
 	uint64_t last_timeout_ms;
 	uint64_t last_backoff_ms;  /* when the RTO was last doubled */
+	uint64_t streak_start_ms;  /* first timeout since the last reply */
+	uint64_t last_probe_ms;    /* last query let through while blocked */
 	uint64_t srtt_us, rttvar_us;
 	uint32_t rto_ms, timeouts;
 	uint64_t queries, replies;
@@ -264,6 +266,7 @@ static void state_reset(const struct infra *inf, struct ientry *e, uint64_t now_
 {
 	e->expiry_ms = now_ms + inf->ttl_ms;
 	e->last_timeout_ms = 0;
+	e->streak_start_ms = e->last_probe_ms = 0;
 	e->srtt_us = e->rttvar_us = 0;
 	e->measured = false;
 	e->rto_ms = INFRA_INITIAL_RTO_MS;
@@ -415,6 +418,8 @@ static void locked_note_timeout(struct infra *inf, const struct sockaddr *addr, 
 		e->rto_ms = e->rto_ms >= INFRA_MAX_RTO_MS / 2 ? INFRA_MAX_RTO_MS : e->rto_ms * 2;
 		e->last_backoff_ms = now_ms;
 	}
+	if (e->timeouts == 0)
+		e->streak_start_ms = now_ms;
 	e->timeouts++;
 	e->queries++;
 	e->last_timeout_ms = now_ms;
@@ -441,6 +446,52 @@ static bool locked_is_down(struct infra *inf, const struct sockaddr *addr, uint6
 	return e && state_known(e, now_ms) && e->timeouts >= INFRA_DOWN_TIMEOUTS &&
 	       e->rto_ms >= INFRA_MAX_RTO_MS &&
 	       now_ms < e->last_timeout_ms + INFRA_PROBE_DOWN_MS;
+}
+
+/* Blocked: the server has not answered anything for a while although it
+ * was asked (INFRA_BLOCK_TIMEOUTS timeouts in a row spread over at least
+ * INFRA_BLOCK_SILENCE_MS).  Asking it again would only make the client
+ * wait for the whole timeout, so queries fail fast instead, except one
+ * probe per blocked_probe_interval(), which finds out when it is back.
+ * The time spread keeps a burst of queries lost together, or a lossy
+ * server, from counting as dead.  As for "down", the evidence goes stale
+ * INFRA_PROBE_DOWN_MS after the last timeout. */
+static bool entry_blocked(const struct ientry *e, uint64_t now_ms)
+{
+	return e && state_known(e, now_ms) && e->timeouts >= INFRA_BLOCK_TIMEOUTS &&
+	       now_ms >= e->streak_start_ms + INFRA_BLOCK_SILENCE_MS &&
+	       now_ms < e->last_timeout_ms + INFRA_PROBE_DOWN_MS;
+}
+
+/* One probe per backoff interval (the RTO), but at least once per
+ * INFRA_PROBE_INTERVAL_MS so a server that comes back is used again soon. */
+static uint32_t blocked_probe_interval(const struct ientry *e)
+{
+	return e->rto_ms < INFRA_PROBE_INTERVAL_MS ? e->rto_ms : INFRA_PROBE_INTERVAL_MS;
+}
+
+static bool probe_due(const struct ientry *e, uint64_t now_ms)
+{
+	return e->last_probe_ms == 0 || now_ms >= e->last_probe_ms + blocked_probe_interval(e);
+}
+
+static bool locked_is_blocked(struct infra *inf, const struct sockaddr *addr, uint64_t now_ms)
+{
+	struct ientry *e = find(inf, addr);
+
+	return entry_blocked(e, now_ms) && !probe_due(e, now_ms);
+}
+
+static bool locked_claim_query(struct infra *inf, const struct sockaddr *addr, uint64_t now_ms)
+{
+	struct ientry *e = find(inf, addr);
+
+	if (!entry_blocked(e, now_ms))
+		return true;
+	if (!probe_due(e, now_ms))
+		return false;
+	e->last_probe_ms = now_ms;
+	return true;
 }
 
 /* ---- lameness ------------------------------------------------------- */
@@ -667,6 +718,36 @@ bool infra_is_down(struct infra *inf, const struct sockaddr *addr, uint64_t now_
 
 	pthread_mutex_lock(&inf->lock);
 	r = locked_is_down(inf, addr, now_ms);
+	pthread_mutex_unlock(&inf->lock);
+	return r;
+}
+
+bool infra_is_blocked(struct infra *inf, const struct sockaddr *addr, uint64_t now_ms)
+{
+	bool r;
+
+	pthread_mutex_lock(&inf->lock);
+	r = locked_is_blocked(inf, addr, now_ms);
+	pthread_mutex_unlock(&inf->lock);
+	return r;
+}
+
+bool infra_is_silent(struct infra *inf, const struct sockaddr *addr, uint64_t now_ms)
+{
+	bool r;
+
+	pthread_mutex_lock(&inf->lock);
+	r = entry_blocked(find(inf, addr), now_ms);
+	pthread_mutex_unlock(&inf->lock);
+	return r;
+}
+
+bool infra_claim_query(struct infra *inf, const struct sockaddr *addr, uint64_t now_ms)
+{
+	bool r;
+
+	pthread_mutex_lock(&inf->lock);
+	r = locked_claim_query(inf, addr, now_ms);
 	pthread_mutex_unlock(&inf->lock);
 	return r;
 }

@@ -606,7 +606,7 @@ static int start_glueless(struct iter_q *q, struct frame *f)
 }
 
 /* Nothing to ask: say why in terms an operator can act on. */
-static void fail_exhausted(struct iter_q *q, struct frame *f)
+static void fail_exhausted(struct iter_q *q, struct frame *f, uint64_t now_ms)
 {
 	char zb[ITER_NAME_STRLEN];
 	bool any = false;
@@ -616,7 +616,10 @@ static void fail_exhausted(struct iter_q *q, struct frame *f)
 
 		any = (fam == AF_INET && q->env->do_ip4) || (fam == AF_INET6 && q->env->do_ip6);
 	}
-	if (any)
+	if (any && iter_deleg_all_blocked(f->dp, q->env, now_ms))
+		frame_fail(q, f, "all servers for %s are down (no reply for %u ms or more; probing)",
+			   iter_name_str(f->dp->zone, zb, sizeof(zb)), INFRA_BLOCK_SILENCE_MS);
+	else if (any)
 		frame_fail(q, f, "all servers for %s failed",
 			   iter_name_str(f->dp->zone, zb, sizeof(zb)));
 	else if (target_nx_reached(q))
@@ -650,7 +653,10 @@ static enum step process_query_targets(struct iter_q *q, struct frame *f, uint64
 	default:
 		break;
 	}
+	/* Retrying servers that are all known dead (a probe of them just
+	 * timed out, or another query's did) would only hold the client. */
 	if (f->dp->retry_rounds < ITER_TIMEOUT_RETRY_ROUNDS &&
+	    !iter_deleg_all_blocked(f->dp, q->env, now_ms) &&
 	    iter_deleg_retry_timed_out(f->dp) > 0) {
 		char zb[ITER_NAME_STRLEN];
 
@@ -659,7 +665,7 @@ static enum step process_query_targets(struct iter_q *q, struct frame *f, uint64
 			  iter_name_str(f->dp->zone, zb, sizeof(zb)));
 		return STEP_NEXT;
 	}
-	fail_exhausted(q, f);
+	fail_exhausted(q, f, now_ms);
 	return STEP_NEXT;
 }
 

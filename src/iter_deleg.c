@@ -398,21 +398,41 @@ bool iter_deleg_usable(const struct iter_deleg *dp, const struct iter_env *env)
 	return false;
 }
 
-/* May addrs[i] be asked now at all? */
+/* May addrs[i] be asked now at all?  Not if it is blocked (silent for a
+ * while, no probe due): asking would only make the client wait. */
 static bool eligible(const struct iter_deleg *dp, size_t i, const struct iter_env *env,
 		     uint64_t now_ms)
 {
 	const struct iter_addr *a = &dp->addrs[i];
+	const struct sockaddr *sa = (const struct sockaddr *)&a->ss;
 
 	return !a->tried && family_ok(env, a->ss.ss_family) &&
-	       !infra_is_lame(env->infra, (const struct sockaddr *)&a->ss, dp->zone, now_ms);
+	       !infra_is_lame(env->infra, sa, dp->zone, now_ms) &&
+	       !infra_is_blocked(env->infra, sa, now_ms);
+}
+
+bool iter_deleg_all_blocked(const struct iter_deleg *dp, const struct iter_env *env,
+			    uint64_t now_ms)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < dp->naddrs; i++) {
+		const struct sockaddr *sa = (const struct sockaddr *)&dp->addrs[i].ss;
+
+		if (!family_ok(env, dp->addrs[i].ss.ss_family))
+			continue;
+		if (!infra_is_silent(env->infra, sa, now_ms))
+			return false;
+		n++;
+	}
+	return n > 0;
 }
 
 /* Among untried, non-lame addresses of a usable family: prefer servers
  * that are not backed off, and among those pick at random within
  * ITER_RTT_BAND_MS of the best timeout.  If only backed-off servers are
  * left, take the one with the lowest timeout. */
-int iter_deleg_select(struct iter_deleg *dp, const struct iter_env *env, uint64_t now_ms)
+static int select_candidate(struct iter_deleg *dp, const struct iter_env *env, uint64_t now_ms)
 {
 	uint32_t best_up = UINT32_MAX, best_down = UINT32_MAX, n_band = 0, pick;
 	int down_idx = -1;
@@ -451,6 +471,23 @@ int iter_deleg_select(struct iter_deleg *dp, const struct iter_env *env, uint64_
 			continue;
 		if (pick-- == 0)
 			return (int)i;
+	}
+	return -1;
+}
+
+/* The candidate is then claimed in infra: a blocked server's probe slot
+ * may have gone to another worker since eligible() looked; that address
+ * counts as timed out for this query (a later retry round looks again). */
+int iter_deleg_select(struct iter_deleg *dp, const struct iter_env *env, uint64_t now_ms)
+{
+	for (size_t n = 0; n <= dp->naddrs; n++) {
+		int idx = select_candidate(dp, env, now_ms);
+
+		if (idx < 0 || infra_claim_query(env->infra,
+						 (const struct sockaddr *)&dp->addrs[idx].ss, now_ms))
+			return idx;
+		dp->addrs[idx].tried = true;
+		dp->addrs[idx].timed_out = true;
 	}
 	return -1;
 }

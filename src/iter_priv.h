@@ -191,6 +191,10 @@ int iter_deleg_select(struct iter_deleg *dp, const struct iter_env *env, uint64_
 void iter_deleg_mark_tried(struct iter_deleg *dp, size_t idx, bool timed_out);
 /* Clear the marks of servers that only timed out, for one more round.
  * Returns how many became eligible again. */
+/* True when every address of a usable family is blocked in infra (no
+ * reply for a while, probe due or not): the zone is dead for now. */
+bool iter_deleg_all_blocked(const struct iter_deleg *dp, const struct iter_env *env,
+			    uint64_t now_ms);
 size_t iter_deleg_retry_timed_out(struct iter_deleg *dp);
 /* Did the cache, when dp was built from it, already hold exactly this
  * RRset (dp's own NS RRset, or the A/AAAA RRset of one of its NS names) at

@@ -250,6 +250,89 @@ START_TEST(down_probe_interval)
 }
 END_TEST
 
+/* ---- blocked servers: fail fast, one probe per interval -------------- */
+
+/* Silent over INFRA_BLOCK_SILENCE_MS with INFRA_BLOCK_TIMEOUTS timeouts:
+ * blocked.  One claim per probe interval goes through; a reply unblocks. */
+START_TEST(blocked_after_silence_then_probes)
+{
+	struct sockaddr_storage a = ss4("192.0.2.1", 53);
+	uint64_t t = 1000;
+	uint32_t iv;
+
+	infra_note_rtt(inf, SA(a), 10, t);
+	for (unsigned k = 1; k < INFRA_BLOCK_TIMEOUTS; k++)
+		infra_note_timeout(inf, SA(a), t + 100 + 50 * k);
+	/* enough timeouts but for the last, silent for less than 1 s */
+	ck_assert(!infra_is_blocked(inf, SA(a), t + 700));
+	infra_note_timeout(inf, SA(a), t + 700);
+	ck_assert(!infra_is_silent(inf, SA(a), t + 700));
+	ck_assert(!infra_is_blocked(inf, SA(a), t + 700));
+	ck_assert(infra_claim_query(inf, SA(a), t + 700));
+	t += 200 + INFRA_BLOCK_SILENCE_MS;
+	infra_note_timeout(inf, SA(a), t);
+	/* blocked, but no probe was sent yet: the first claim is the probe */
+	ck_assert(infra_is_silent(inf, SA(a), t));
+	ck_assert(!infra_is_blocked(inf, SA(a), t));
+	ck_assert(infra_claim_query(inf, SA(a), t));
+	ck_assert(infra_is_blocked(inf, SA(a), t));
+	ck_assert(!infra_claim_query(inf, SA(a), t));
+	/* the probe interval is the backoff interval, at most 1 s */
+	iv = infra_rto(inf, SA(a), t);
+	if (iv > INFRA_PROBE_INTERVAL_MS)
+		iv = INFRA_PROBE_INTERVAL_MS;
+	ck_assert(!infra_claim_query(inf, SA(a), t + iv - 1));
+	/* next interval: one more probe */
+	ck_assert(!infra_is_blocked(inf, SA(a), t + iv));
+	ck_assert(infra_claim_query(inf, SA(a), t + iv));
+	ck_assert(!infra_claim_query(inf, SA(a), t + iv));
+	/* the probe is answered: usable by everyone at once */
+	infra_note_rtt(inf, SA(a), 10, t + iv + 5);
+	ck_assert(!infra_is_blocked(inf, SA(a), t + iv + 5));
+	ck_assert(infra_claim_query(inf, SA(a), t + iv + 5));
+	ck_assert(infra_claim_query(inf, SA(a), t + iv + 5));
+}
+END_TEST
+
+/* A burst of queries lost together (no time spread) or a lossy server
+ * (replies between the losses) is not blocked; an unknown one is not. */
+START_TEST(burst_or_lossy_not_blocked)
+{
+	struct sockaddr_storage a = ss4("192.0.2.1", 53);
+	struct sockaddr_storage b = ss4("192.0.2.2", 53);
+	struct sockaddr_storage c = ss4("192.0.2.3", 53);
+	uint64_t t = 1000;
+
+	ck_assert(!infra_is_blocked(inf, SA(c), t));
+	ck_assert(infra_claim_query(inf, SA(c), t));
+	for (int k = 0; k < 200; k++)
+		infra_note_timeout(inf, SA(a), t);
+	ck_assert(!infra_is_blocked(inf, SA(a), t + 10));
+	for (int k = 0; k < 30; k++) {
+		infra_note_timeout(inf, SA(b), t + 200 * (uint64_t)k);
+		infra_note_timeout(inf, SA(b), t + 200 * (uint64_t)k + 50);
+		infra_note_rtt(inf, SA(b), 5, t + 200 * (uint64_t)k + 100);
+	}
+	ck_assert(!infra_is_blocked(inf, SA(b), t + 6000));
+	ck_assert(infra_claim_query(inf, SA(b), t + 6000));
+}
+END_TEST
+
+/* The evidence goes stale with the "down" state's probe interval. */
+START_TEST(blocked_evidence_goes_stale)
+{
+	struct sockaddr_storage a = ss4("192.0.2.1", 53);
+	uint64_t t = 1000;
+
+	for (unsigned k = 0; k < INFRA_BLOCK_TIMEOUTS; k++)
+		infra_note_timeout(inf, SA(a), t + 200 * (uint64_t)k);
+	t += 200 * INFRA_BLOCK_TIMEOUTS;
+	ck_assert(infra_claim_query(inf, SA(a), t));
+	ck_assert(infra_is_blocked(inf, SA(a), t));
+	ck_assert(!infra_is_blocked(inf, SA(a), t + INFRA_PROBE_DOWN_MS));
+}
+END_TEST
+
 START_TEST(lifetime_expiry_gives_fresh_chance)
 {
 	struct sockaddr_storage a = ss4("192.0.2.1", 53);
@@ -583,6 +666,9 @@ static Suite *infra_suite(void)
 	tcase_add_test(t, down_after_backoff_to_cap);
 	tcase_add_test(t, slow_server_needs_several_timeouts);
 	tcase_add_test(t, down_probe_interval);
+	tcase_add_test(t, blocked_after_silence_then_probes);
+	tcase_add_test(t, burst_or_lossy_not_blocked);
+	tcase_add_test(t, blocked_evidence_goes_stale);
 	tcase_add_test(t, lifetime_expiry_gives_fresh_chance);
 	tcase_add_test(t, lame_per_zone);
 	tcase_add_test(t, lame_list_bounded);

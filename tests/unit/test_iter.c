@@ -1212,12 +1212,54 @@ START_TEST(test_all_servers_timeout)
 	struct iter_q *q = resolve("www.mute.com.", LDNS_RR_TYPE_A);
 
 	ck_assert_int_eq(iter_rcode(q), LDNS_RCODE_SERVFAIL);
-	ck_assert_str_eq(iter_failure_reason(q), "all servers for mute.com. failed");
-	/* ITER_TIMEOUT_RETRY_ROUNDS extra rounds over servers that timed
-	 * out, then give up. */
-	ck_assert_uint_eq(hits("127.0.15.1"), 1 + ITER_TIMEOUT_RETRY_ROUNDS);
-	ck_assert_uint_eq(hits("127.0.15.2"), 1 + ITER_TIMEOUT_RETRY_ROUNDS);
+	/* Rounds over servers that timed out, until infra calls them all
+	 * dead (blocked) or ITER_TIMEOUT_RETRY_ROUNDS were made. */
+	ck_assert_str_eq(iter_failure_reason(q),
+			 "all servers for mute.com. are down (no reply for 1000 ms or more; probing)");
+	ck_assert_uint_ge(hits("127.0.15.1"), 2);
+	ck_assert_uint_le(hits("127.0.15.1"), 1 + ITER_TIMEOUT_RETRY_ROUNDS);
+	ck_assert_uint_ge(hits("127.0.15.2"), 2);
+	ck_assert_uint_le(hits("127.0.15.2"), 1 + ITER_TIMEOUT_RETRY_ROUNDS);
 	iter_free(q);
+}
+END_TEST
+
+/* A dead zone fails fast: once both servers are blocked, concurrent
+ * questions get one probe per server through and the rest SERVFAIL at
+ * once, without any query (instead of each waiting for timeouts). */
+START_TEST(test_dead_zone_fails_fast)
+{
+	struct iter_q *q = resolve("www.mute.com.", LDNS_RR_TYPE_A);
+	struct iter_q *p1, *p2, *fast;
+	struct iter_out o1, o2, o3;
+	ldns_rdf *n = dn("other.mute.com.");
+	unsigned mark;
+
+	iter_free(q);
+	p1 = iter_new(&env, n, LDNS_RR_TYPE_A, LDNS_RR_CLASS_IN, now);
+	p2 = iter_new(&env, n, LDNS_RR_TYPE_A, LDNS_RR_CLASS_IN, now);
+	fast = iter_new(&env, n, LDNS_RR_TYPE_A, LDNS_RR_CLASS_IN, now);
+	ldns_rdf_deep_free(n);
+	ck_assert(p1 && p2 && fast);
+	/* the first two questions carry the probes, one per server */
+	ck_assert_int_eq(iter_step(p1, now, &o1), ITER_SEND);
+	ck_assert_int_eq(iter_step(p2, now, &o2), ITER_SEND);
+	ck_assert_int_ne(memcmp(&o1.addr, &o2.addr, sizeof(o1.addr)), 0);
+	mark = nsent;
+	ck_assert_int_eq(iter_step(fast, now, &o3), ITER_DONE);
+	ck_assert_int_eq(iter_rcode(fast), LDNS_RCODE_SERVFAIL);
+	ck_assert_uint_eq(iter_upstream_count(fast), 0);
+	ck_assert_uint_eq(nsent, mark);
+	ck_assert_ptr_nonnull(strstr(iter_failure_reason(fast), "are down"));
+	/* the probes time out: their questions end without retry rounds */
+	deliver(p1, &o1);
+	while (iter_step(p1, now, &o1) == ITER_SEND)
+		deliver(p1, &o1);
+	ck_assert_int_eq(iter_rcode(p1), LDNS_RCODE_SERVFAIL);
+	ck_assert_uint_le(iter_upstream_count(p1), 2);
+	iter_free(p1);
+	iter_free(p2);
+	iter_free(fast);
 }
 END_TEST
 
@@ -2445,6 +2487,7 @@ static Suite *iter_suite(void)
 	tcase_add_test(res, test_dname);
 	tcase_add_test(res, test_nxns_bounded);
 	tcase_add_test(res, test_nxns_target_nx_cap);
+	tcase_add_test(res, test_dead_zone_fails_fast);
 	tcase_add_test(res, test_in_zone_ns_without_glue);
 	tcase_add_test(res, test_upstream_limit);
 	tcase_add_test(res, test_subquery_depth_zero);
