@@ -163,6 +163,29 @@ static inline uint64_t cache_key_hash(const struct cache *c, const uint8_t *name
 			 name, len);
 }
 
+/* Equal wire names of len bytes, in 8-byte steps (the last one overlapping
+ * when len is not a multiple of 8): the memcmp call cost ~25 instructions
+ * per hit for a 20-byte name. */
+static inline bool cache_name_eq(const uint8_t *a, const uint8_t *b, size_t len)
+{
+	uint64_t x, y;
+	size_t i = 0;
+
+	if (len < 8)
+		return memcmp(a, b, len) == 0;
+	for (; i + 8 <= len; i += 8) {
+		memcpy(&x, a + i, 8);
+		memcpy(&y, b + i, 8);
+		if (x != y)
+			return false;
+	}
+	if (i == len)
+		return true;
+	memcpy(&x, a + len - 8, 8);
+	memcpy(&y, b + len - 8, 8);
+	return x == y;
+}
+
 /* Inline because the answer-cache hit path is one hash and this walk.
  * s is the shard of hash, locked. */
 static inline struct entry *cache_table_find(const struct cache_shard *s, const uint8_t *name,
@@ -174,7 +197,7 @@ static inline struct entry *cache_table_find(const struct cache_shard *s, const 
 	for (; e; e = e->chain)
 		if (e->hash == hash && e->type == type && e->cls == cls &&
 		    (e->flags & EF_ANSWER) == kind && e->namelen == len &&
-		    memcmp(e->data, name, len) == 0)
+		    cache_name_eq(e->data, name, len))
 			return e;
 	return NULL;
 }
