@@ -325,8 +325,11 @@ static struct server_client *client_get(struct server *s)
 		if (!c)
 			return NULL;
 	}
-	memset(c, 0, sizeof(*c));
+	/* no memset of the 128-byte address: dispatch() sets ul, conn, peer */
 	c->s = s;
+	c->prev = NULL;
+	c->ul = NULL;
+	c->conn = NULL;
 	c->next = s->busy;
 	if (s->busy)
 		s->busy->prev = c;
