@@ -65,6 +65,17 @@ bool infra_is_silent(struct infra *inf, const struct sockaddr *addr, uint64_t no
 #define INFRA_BLOCK_SILENCE_MS 1000u
 #define INFRA_PROBE_INTERVAL_MS 1000u
 
+/* Everything server selection asks about one server, under one lock and
+ * one lookup (the iterator asked four calls per address before). */
+struct infra_sel {
+	uint32_t rto_ms;   /* as infra_rto() */
+	bool down;         /* as infra_is_down() */
+	bool lame;         /* as infra_is_lame() for zone */
+	bool blocked;      /* as infra_is_blocked() */
+};
+void infra_select_info(struct infra *inf, const struct sockaddr *addr, const ldns_rdf *zone,
+		       uint64_t now_ms, struct infra_sel *out);
+
 /* Lameness is per (server, zone). */
 void infra_note_lame(struct infra *inf, const struct sockaddr *addr, const ldns_rdf *zone, uint64_t now_ms);
 bool infra_is_lame(struct infra *inf, const struct sockaddr *addr, const ldns_rdf *zone, uint64_t now_ms);

@@ -759,6 +759,17 @@ void infra_note_lame(struct infra *inf, const struct sockaddr *addr, const ldns_
 	pthread_mutex_unlock(&inf->lock);
 }
 
+void infra_select_info(struct infra *inf, const struct sockaddr *addr, const ldns_rdf *zone,
+		       uint64_t now_ms, struct infra_sel *out)
+{
+	pthread_mutex_lock(&inf->lock);
+	out->rto_ms = locked_rto(inf, addr, now_ms);
+	out->down = locked_is_down(inf, addr, now_ms);
+	out->lame = locked_is_lame(inf, addr, zone, now_ms);
+	out->blocked = locked_is_blocked(inf, addr, now_ms);
+	pthread_mutex_unlock(&inf->lock);
+}
+
 bool infra_is_lame(struct infra *inf, const struct sockaddr *addr, const ldns_rdf *zone, uint64_t now_ms)
 {
 	bool r;

@@ -432,7 +432,7 @@ bool iter_deleg_all_blocked(const struct iter_deleg *dp, const struct iter_env *
  * that are not backed off, and among those pick at random within
  * ITER_RTT_BAND_MS of the best timeout.  If only backed-off servers are
  * left, take the one with the lowest timeout. */
-static int select_candidate(struct iter_deleg *dp, const struct iter_env *env, uint64_t now_ms)
+static int select_candidate_slow(struct iter_deleg *dp, const struct iter_env *env, uint64_t now_ms)
 {
 	uint32_t best_up = UINT32_MAX, best_down = UINT32_MAX, n_band = 0, pick;
 	int down_idx = -1;
@@ -468,6 +468,54 @@ static int select_candidate(struct iter_deleg *dp, const struct iter_env *env, u
 
 		if (!eligible(dp, i, env, now_ms) || infra_is_down(env->infra, sa, now_ms) ||
 		    infra_rto(env->infra, sa, now_ms) > best_up + ITER_RTT_BAND_MS)
+			continue;
+		if (pick-- == 0)
+			return (int)i;
+	}
+	return -1;
+}
+
+/* Among untried, non-lame, non-blocked addresses of a usable family
+ * (eligible()), the same choice as select_candidate_slow(), with one infra
+ * call per address instead of several per address and pass. */
+#define ITER_SELECT_FAST_MAX 32u
+static int select_candidate(struct iter_deleg *dp, const struct iter_env *env, uint64_t now_ms)
+{
+	struct infra_sel st[ITER_SELECT_FAST_MAX];
+	bool ok[ITER_SELECT_FAST_MAX];
+	uint32_t best_up = UINT32_MAX, best_down = UINT32_MAX, n_band = 0, pick;
+	int down_idx = -1;
+
+	if (dp->naddrs > ITER_SELECT_FAST_MAX)
+		return select_candidate_slow(dp, env, now_ms);
+	for (size_t i = 0; i < dp->naddrs; i++) {
+		const struct iter_addr *a = &dp->addrs[i];
+
+		ok[i] = !a->tried && family_ok(env, a->ss.ss_family);
+		if (!ok[i])
+			continue;
+		infra_select_info(env->infra, (const struct sockaddr *)&a->ss, dp->zone, now_ms,
+				  &st[i]);
+		ok[i] = !st[i].lame && !st[i].blocked;
+		if (!ok[i])
+			continue;
+		if (st[i].down) {
+			if (st[i].rto_ms < best_down) {
+				best_down = st[i].rto_ms;
+				down_idx = (int)i;
+			}
+		} else if (st[i].rto_ms < best_up) {
+			best_up = st[i].rto_ms;
+		}
+	}
+	if (best_up == UINT32_MAX)
+		return down_idx;
+	for (size_t i = 0; i < dp->naddrs; i++)
+		if (ok[i] && !st[i].down && st[i].rto_ms <= best_up + ITER_RTT_BAND_MS)
+			n_band++;
+	pick = n_band > 1 ? rnd_uniform(n_band) : 0;
+	for (size_t i = 0; i < dp->naddrs; i++) {
+		if (!ok[i] || st[i].down || st[i].rto_ms > best_up + ITER_RTT_BAND_MS)
 			continue;
 		if (pick-- == 0)
 			return (int)i;

@@ -333,6 +333,34 @@ START_TEST(blocked_evidence_goes_stale)
 }
 END_TEST
 
+/* The one-call summary for server selection says what the four calls say. */
+START_TEST(select_info_matches_single_calls)
+{
+	struct sockaddr_storage a = ss4("192.0.2.1", 53);
+	ldns_rdf *z = ldns_dname_new_frm_str("example.com.");
+	uint64_t t = 1000;
+	struct infra_sel st;
+
+	ck_assert_ptr_nonnull(z);
+	for (int round = 0; round < 3; round++) {
+		infra_select_info(inf, SA(a), z, t, &st);
+		ck_assert_uint_eq(st.rto_ms, infra_rto(inf, SA(a), t));
+		ck_assert_int_eq(st.down, infra_is_down(inf, SA(a), t));
+		ck_assert_int_eq(st.lame, infra_is_lame(inf, SA(a), z, t));
+		ck_assert_int_eq(st.blocked, infra_is_blocked(inf, SA(a), t));
+		if (round == 0)
+			infra_note_lame(inf, SA(a), z, t);
+		for (unsigned k = 0; round == 1 && k < INFRA_BLOCK_TIMEOUTS; k++)
+			infra_note_timeout(inf, SA(a), t + 200 * (uint64_t)k);
+		t += 200 * INFRA_BLOCK_TIMEOUTS;
+		if (round == 1)
+			ck_assert(infra_claim_query(inf, SA(a), t));
+	}
+	ck_assert(st.lame && st.blocked);
+	ldns_rdf_deep_free(z);
+}
+END_TEST
+
 START_TEST(lifetime_expiry_gives_fresh_chance)
 {
 	struct sockaddr_storage a = ss4("192.0.2.1", 53);
@@ -669,6 +697,7 @@ static Suite *infra_suite(void)
 	tcase_add_test(t, blocked_after_silence_then_probes);
 	tcase_add_test(t, burst_or_lossy_not_blocked);
 	tcase_add_test(t, blocked_evidence_goes_stale);
+	tcase_add_test(t, select_info_matches_single_calls);
 	tcase_add_test(t, lifetime_expiry_gives_fresh_chance);
 	tcase_add_test(t, lame_per_zone);
 	tcase_add_test(t, lame_list_bounded);
