@@ -340,36 +340,42 @@ def run_dnsperf(server, qfile, secs, extra, verbose=False, count_upstream=False,
 
 
 def parse_dnsperf(path, verbose):
+    with open(path, errors="replace") as f:
+        return parse_dnsperf_lines(f, verbose)
+
+
+def parse_dnsperf_lines(lines, verbose=False):
+    """dnsperf's summary (and, verbose, its per-query latency lines) as a
+    dict; tests/integration/test_resources.py reads its floods with it."""
     r = {"sent": 0, "completed": 0, "lost": 0, "qps": 0.0, "rcodes": {},
          "runtime": 0.0, "warnings": 0}
     lat = []
-    with open(path, errors="replace") as f:
-        for line in f:
-            if verbose and line.startswith("> "):
-                parts = line.split()
-                try:
-                    lat.append(float(parts[-1]))
-                except ValueError:
-                    pass
-                continue
-            s = line.strip()
-            if s.startswith("Queries sent:"):
-                r["sent"] = int(s.split()[2])
-            elif s.startswith("Queries completed:"):
-                r["completed"] = int(s.split()[2])
-            elif s.startswith("Queries lost:"):
-                r["lost"] = int(s.split()[2])
-            elif s.startswith("Queries per second:"):
-                r["qps"] = float(s.split()[3])
-            elif s.startswith("Run time (s):"):
-                r["runtime"] = float(s.split()[3])
-            elif s.startswith("Response codes:"):
-                for part in s.split(":", 1)[1].split(","):
-                    w = part.split()
-                    if len(w) >= 2:
-                        r["rcodes"][w[0]] = int(w[1])
-            elif s.startswith("Warning:") or s.startswith("[Timeout]"):
-                r["warnings"] += 1
+    for line in lines:
+        if verbose and line.startswith("> "):
+            parts = line.split()
+            try:
+                lat.append(float(parts[-1]))
+            except ValueError:
+                pass
+            continue
+        s = line.strip()
+        if s.startswith("Queries sent:"):
+            r["sent"] = int(s.split()[2])
+        elif s.startswith("Queries completed:"):
+            r["completed"] = int(s.split()[2])
+        elif s.startswith("Queries lost:"):
+            r["lost"] = int(s.split()[2])
+        elif s.startswith("Queries per second:"):
+            r["qps"] = float(s.split()[3])
+        elif s.startswith("Run time (s):"):
+            r["runtime"] = float(s.split()[3])
+        elif s.startswith("Response codes:"):
+            for part in s.split(":", 1)[1].split(","):
+                w = part.split()
+                if len(w) >= 2:
+                    r["rcodes"][w[0]] = int(w[1])
+        elif s.startswith("Warning:") or s.startswith("[Timeout]"):
+            r["warnings"] += 1
     if verbose:
         lat.sort()
         r["lat"] = lat

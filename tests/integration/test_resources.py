@@ -41,6 +41,7 @@ import random
 import socket
 import struct
 import subprocess
+import sys
 import time
 
 import dns.message
@@ -48,8 +49,11 @@ import dns.rcode
 import pytest
 
 from dnsutil import ask, check_case
-from resolvers import WRAPPER
+from resolvers import REPO, WRAPPER
 from test_faults import Load, figures, stats
+
+sys.path.insert(0, os.path.join(REPO, "bench"))
+import bench  # noqa: E402
 
 pytestmark = pytest.mark.rootwalk_only
 
@@ -108,22 +112,8 @@ def dnsperf(res, qfile, *args, seconds=None, wait=True):
 
 
 def parse_dnsperf(out):
-    r = {"sent": 0, "completed": 0, "lost": 0, "qps": 0.0, "rcodes": {}}
-    for line in out.splitlines():
-        s = line.strip()
-        if s.startswith("Queries sent:"):
-            r["sent"] = int(s.split()[2])
-        elif s.startswith("Queries completed:"):
-            r["completed"] = int(s.split()[2])
-        elif s.startswith("Queries lost:"):
-            r["lost"] = int(s.split()[2])
-        elif s.startswith("Queries per second:"):
-            r["qps"] = float(s.split()[3])
-        elif s.startswith("Response codes:"):
-            for part in s.split(":", 1)[1].split(","):
-                f = part.split()
-                if len(f) >= 2:
-                    r["rcodes"][f[0]] = int(f[1])
+    """dnsperf's summary, read by bench/bench.py's parser."""
+    r = bench.parse_dnsperf_lines(out.splitlines())
     assert r["sent"] > 0, out
     return r
 
