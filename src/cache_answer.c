@@ -18,6 +18,7 @@
  * Threads: the name is lowercased and hashed before any lock; the find,
  * the copy out and the counters run under the lock of the key's shard
  * only (cache_int.h), the same lock a store of that key takes. */
+#include "wire_be.h"
 #include "cache.h"
 #include "cache_int.h"
 #include "log.h"
@@ -39,27 +40,6 @@
 #define FLAG_CD 0x0010u
 #define EDNS_DO 0x8000u
 
-static inline uint16_t rd16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static inline uint32_t rd32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static inline void wr16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static inline void wr32(uint8_t *p, uint32_t v)
-{
-	wr16(p, (uint16_t)(v >> 16));
-	wr16(p + 2, (uint16_t)v);
-}
 
 /* Same rule as the RRset cache (cache.c: type_storable). */
 static bool qtype_storable(uint16_t type)

@@ -13,6 +13,7 @@
  * and it writes the client's spelling of the question name wherever the
  * owner is the question (0x20 clients compare case). ldns supplies the RRs;
  * an ldns_rdf holds its data in wire form, so RDATA is its rdfs in order. */
+#include "wire_be.h"
 #include "msg.h"
 
 #include <errno.h>
@@ -47,27 +48,6 @@ uint16_t msg_get_edns_size(void)
 	return g_edns_size;
 }
 
-static inline uint16_t rd16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static inline uint32_t rd32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static inline void wr16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static inline void wr32(uint8_t *p, uint32_t v)
-{
-	wr16(p, (uint16_t)(v >> 16));
-	wr16(p + 2, (uint16_t)v);
-}
 
 static inline uint8_t lower(uint8_t c)
 {
